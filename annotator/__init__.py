@@ -1,0 +1,1 @@
+"""The annotation web app (lands with the annotation-service issue)."""

@@ -1,0 +1,1 @@
+"""FG-Text: the dataset library shared by the annotator and FG-SGL training."""

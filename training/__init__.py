@@ -1,0 +1,1 @@
+"""FG-SGL training (lands with the training issue)."""
