@@ -1,0 +1,1 @@
+"""Built-in schema and class-list files (package data)."""
