@@ -89,7 +89,9 @@ class Schema:
     @classmethod
     def from_dict(cls, data: object, *, source: str = "schema") -> Schema:
         if not isinstance(data, Mapping):
-            raise FgTextError(f"{source}: expected a JSON object with 'name', 'version', 'dimensions'")
+            raise FgTextError(
+                f"{source}: expected a JSON object with 'name', 'version', 'dimensions'"
+            )
         fmt = data.get("format", SCHEMA_FORMAT)
         if fmt != SCHEMA_FORMAT:
             raise FgTextError(f"{source}: format {fmt!r} is not {SCHEMA_FORMAT!r}")
@@ -117,7 +119,9 @@ class Schema:
                 if not isinstance(value, str) or not value.strip() or value != value.strip():
                     raise FgTextError(f"{source}: {d} has an empty or padded value {value!r}")
                 phrase = dict(phrase or {})
-                phrase.setdefault("text", "" if value in ("none", "static") else value.replace("_", " "))
+                phrase.setdefault(
+                    "text", "" if value in ("none", "static") else value.replace("_", " ")
+                )
                 vocab[d][value] = phrase
             descriptions[d] = spec.get("description", "")
         templates = {**DEFAULT_TEMPLATES, **dict(data.get("templates") or {})}
@@ -193,8 +197,9 @@ def load_class_list(name_or_path: str | Path, schema: Schema | None = None) -> l
         if not isinstance(c, Mapping) or not isinstance(c.get("name"), str) or not c["name"]:
             raise FgTextError(f"{where}needs a non-empty 'name'")
         attrs = tuple(schema.check_attributes(a, where=where) for a in c.get("attributes", []))
-        out.append(ClassDef(id=int(c.get("id", i)), name=c["name"], attributes=attrs,
-                            text=c.get("text")))
+        out.append(
+            ClassDef(id=int(c.get("id", i)), name=c["name"], attributes=attrs, text=c.get("text"))
+        )
     ids = [c.id for c in out]
     if sorted(ids) != list(range(len(ids))):
         raise FgTextError(f"{source}: class ids must be 0..{len(ids) - 1}, each once")
