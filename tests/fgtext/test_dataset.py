@@ -148,10 +148,10 @@ def test_validate_checks_videos_and_split_counts(tmp_path):
     meta = json.loads((root / "dataset.json").read_text())
     meta["splits"]["train"] = 5
     (root / "dataset.json").write_text(json.dumps(meta))
-    with pytest.raises(FgTextError, match="do not match clips.jsonl"):
+    with pytest.raises(FgTextError, match=r"do not match clips\.jsonl"):
         validate_dataset(root, check_videos=False)
 
 
 def test_not_a_dataset(tmp_path):
-    with pytest.raises(FgTextError, match="no dataset.json"):
+    with pytest.raises(FgTextError, match=r"no dataset\.json"):
         open_dataset(tmp_path)

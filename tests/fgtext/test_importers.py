@@ -25,7 +25,6 @@ from fgtext.importers import (
     import_imigue,
     import_smg,
     normalize_split,
-    rich_progress,
     write_manifest,
 )
 from fgtext.schema import ClassDef, load_class_list
@@ -591,12 +590,14 @@ def test_import_folder_errors(tmp_path):
     assert "unknown split 'dev'" in error(import_folder, tmp_path, default_split="dev")
 
 
-def test_rich_progress_drives_a_cut(tmp_path):
+def test_cli_progress_bar_drives_a_cut(tmp_path):
+    from fgtext.cli import progress_bar
+
     make_video(tmp_path / "v.mp4", 10)
     manifest = import_csv(
         write(tmp_path / "c.csv", "path,class,split,start_frame,end_frame\nv.mp4,a,train,2,6\n")
     )
-    with rich_progress("Cutting") as progress:
+    with progress_bar("Cutting") as progress:
         write_manifest(manifest, tmp_path / "ds", cut=True, progress=progress)
     (clip,) = open_dataset(tmp_path / "ds").clips()
     assert frame_numbers(tmp_path / "ds" / clip.video) == [2, 3, 4, 5]

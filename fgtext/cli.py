@@ -1,0 +1,526 @@
+"""`fgtext`: synthesise, import, check and describe FG-Text datasets; measure agreement.
+
+Every user mistake is one line on stderr and exit status 1 (FgTextError); usage errors are
+Typer's (exit status 2).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from fgtext.errors import FgTextError
+
+app = typer.Typer(
+    help="FG-Text: fine-grained micro-gesture datasets, agreement and tools.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+import_app = typer.Typer(
+    help="Make a clip manifest (an unlabelled FG-Text dataset) from existing data.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+out_console = Console(soft_wrap=True)  # long paths stay on one line (and greppable)
+err_console = Console(stderr=True)
+
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="Folder to write the dataset to.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")]
+Parquet = Annotated[bool, typer.Option("--parquet", help="Also write clips.parquet.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr, driven by a `progress(done, total)` callback."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def print_json(data: Any) -> None:
+    out_console.print_json(json.dumps(data), indent=2) if sys.stdout.isatty() else print(
+        json.dumps(data, indent=2)
+    )
+
+
+# -- synth -------------------------------------------------------------------------------------
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Argument(help="Folder for the synthetic dataset.")],
+    classes: Annotated[
+        str, typer.Option(help="N (first N SMG classes), smg, imigue or a class-list file.")
+    ] = "6",
+    clips_per_class: Annotated[int, typer.Option(help="Clips per class.")] = 8,
+    size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (even numbers).")] = "160x120",
+    fps: Annotated[int, typer.Option(help="Frames per second.")] = 25,
+    seconds: Annotated[float, typer.Option(help="Clip length in seconds.")] = 2.0,
+    noise: Annotated[
+        float, typer.Option(help="Pixel noise (fraction of 255) and figure jitter.")
+    ] = 0.02,
+    annotators: Annotated[int, typer.Option(help="Simulated annotators per clip.")] = 3,
+    annotator_error: Annotated[
+        float, typer.Option(help="Chance a simulated annotator mislabels a dimension.")
+    ] = 0.15,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same dataset).")] = 0,
+    labels: Annotated[
+        Path | None, typer.Option(help="Also write the simulated labels to this CSV.")
+    ] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Generate a synthetic micro-gesture dataset: real H.264 clips with ground-truth attributes."""
+    from fgtext.merge import write_labels_csv
+    from fgtext.synth import SynthConfig, simulated_labels, synthesize
+
+    width, height = _parse_size(size)
+    config = SynthConfig(
+        classes=int(classes) if classes.isdigit() else classes, clips_per_class=clips_per_class,
+        width=width, height=height, fps=fps, seconds=seconds, noise=noise, seed=seed,
+        annotators=annotators, annotator_error=annotator_error,
+    )  # fmt: skip
+    with progress_bar("Rendering clips") as progress:
+        root = synthesize(out, config, overwrite=overwrite, progress=progress)
+    out_console.print(f"Wrote {_count(root)} synthetic clips to [bold]{root}[/]")
+    if labels is not None:
+        write_labels_csv(simulated_labels(root), labels)
+        out_console.print(f"Wrote the simulated annotators' labels to [bold]{labels}[/]")
+
+
+def _parse_size(size: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise FgTextError(f"--size {size!r}: expected WIDTHxHEIGHT, e.g. 160x120") from None
+    return width, height
+
+
+def _count(root: Path) -> int:
+    from fgtext.dataset import open_dataset
+
+    return len(open_dataset(root))
+
+
+# -- import ------------------------------------------------------------------------------------
+
+Cut = Annotated[
+    bool, typer.Option("--cut", help="Cut each segment into its own clip file inside OUT.")
+]
+Classes = Annotated[
+    str | None,
+    typer.Option(help="Class list: smg, imigue, a .json or a .txt file (one name a line)."),
+]
+
+
+def _write(manifest, out: Path, cut: bool, parquet: bool, overwrite: bool) -> None:
+    from fgtext.importers import write_manifest
+
+    with progress_bar("Cutting clips" if cut else "Writing") as progress:
+        root = write_manifest(
+            manifest, out, cut=cut, parquet=parquet, overwrite=overwrite, progress=progress
+        )
+    splits = Counter(c.split for c in manifest.clips)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(splits.items()))
+    out_console.print(
+        f"Wrote {len(manifest.clips)} clips ({summary}) in {len(manifest.classes)} classes to [bold]{root}[/]"
+    )
+
+
+@import_app.command("smg")
+def import_smg_cmd(
+    root: Annotated[Path, typer.Argument(help="SMG root with SampleNNNN/ folders.")],
+    out: OutDir,
+    test_subjects: Annotated[
+        str, typer.Option(help="Subjects in the test split (official: 36-40).")
+    ] = "36-40",
+    val_subjects: Annotated[
+        str, typer.Option(help="Subjects in the validation split, e.g. 31-35.")
+    ] = "",
+    subject_map: Annotated[
+        Path | None,
+        typer.Option(help="CSV of sample,subject (default: the sample number is the subject)."),
+    ] = None,
+    video_pattern: Annotated[
+        str, typer.Option(help="The RGB video in a sample folder.")
+    ] = "{sample}_color.mp4",
+    video_root: Annotated[
+        Path | None, typer.Option(help="Separate tree holding the RGB videos (MiGA release).")
+    ] = None,
+    frame_base: Annotated[
+        int, typer.Option(help="Number of the first frame in the label files.")
+    ] = 1,
+    classes: Classes = None,
+    cut: Cut = False,
+    parquet: Parquet = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """SMG: SampleNNNN/SampleNNNN_finelabels.csv rows `label,start,end` (1-based labels)."""
+    from fgtext.importers import SMG_SUBJECT_REGEX, SubjectSplit, import_smg
+
+    manifest = import_smg(
+        root, split=SubjectSplit.parse(test_subjects, val_subjects), classes=classes or "smg",
+        video_pattern=video_pattern, video_root=video_root, frame_base=frame_base,
+        subject_of=subject_map if subject_map is not None else SMG_SUBJECT_REGEX,
+    )  # fmt: skip
+    _write(manifest, out, cut, parquet, overwrite)
+
+
+@import_app.command("imigue")
+def import_imigue_cmd(
+    root: Annotated[
+        Path, typer.Argument(help="iMiGUE/MiGA root with the per-split clip lists or label CSVs.")
+    ],
+    out: OutDir,
+    lists: Annotated[
+        list[str] | None,
+        typer.Option("--list", help="SPLIT=FILE, e.g. train=train_list.txt (repeatable)."),
+    ] = None,
+    clips_dir: Annotated[
+        Path | None, typer.Option(help="Folder the list's clip paths are relative to.")
+    ] = None,
+    classes: Classes = None,
+    parquet: Parquet = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """iMiGUE (MiGA): `<id>_<k>.mp4 <label>` list files per split, or the per-video label CSVs."""
+    from fgtext.importers import import_imigue
+
+    split_lists = {}
+    for item in lists or []:
+        split, sep, file = item.partition("=")
+        if not sep or not file:
+            raise FgTextError(f"--list {item!r}: expected SPLIT=FILE, e.g. train=train_list.txt")
+        split_lists[split] = file
+    manifest = import_imigue(
+        root, classes=classes or "imigue", lists=split_lists or None, clips_dir=clips_dir
+    )
+    _write(manifest, out, False, parquet, overwrite)
+
+
+@import_app.command("csv")
+def import_csv_cmd(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with columns path, class, split (optional clip_id, start_frame, end_frame)."
+        ),
+    ],
+    out: OutDir,
+    classes: Classes = None,
+    cut: Cut = False,
+    parquet: Parquet = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """A generic CSV of clips: path, class (name or id), split."""
+    from fgtext.importers import import_csv
+
+    _write(import_csv(path, classes=classes), out, cut, parquet, overwrite)
+
+
+@import_app.command("folder")
+def import_folder_cmd(
+    root: Annotated[Path, typer.Argument(help="ROOT/<class>/*.mp4 or ROOT/<split>/<class>/*.mp4.")],
+    out: OutDir,
+    classes: Classes = None,
+    parquet: Parquet = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """A folder per class (optionally inside train/validation/test folders)."""
+    from fgtext.importers import import_folder
+
+    _write(import_folder(root, classes=classes), out, False, parquet, overwrite)
+
+
+# -- agreement ---------------------------------------------------------------------------------
+
+
+@app.command()
+def agreement(
+    labels: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV or JSONL rows: clip_id, annotator, initiator, receiver, direction, motion_type (optional label)."
+        ),
+    ],
+    as_json: AsJson = False,
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap resamples for the 95% interval of alpha.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also write the full JSON report here.")
+    ] = None,
+) -> None:
+    """Cross-annotator agreement per dimension and on the whole 4-tuple."""
+    from fgtext.agreement import agreement_report, load_labels
+
+    report = agreement_report(load_labels(labels), n_bootstrap=bootstrap, seed=seed).to_dict()
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        print_json(report)
+    else:
+        print_agreement(report)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def print_agreement(report: dict[str, Any]) -> None:
+    table = Table(
+        title=f"Agreement: {report['n_clips']} clips, {report['n_annotators']} annotators, "
+        f"{report['n_labels']} labels",
+        caption="α: Krippendorff's alpha (nominal) with bootstrap 95% CI; κ: Fleiss' kappa; "
+        "Cohen κ: mean over annotator pairs",
+    )
+    for column in ("dimension", "α", "α 95% CI", "κ", "agree %", "Cohen κ"):
+        table.add_column(column, justify="left" if column == "dimension" else "right", no_wrap=True)
+    for dim, r in report["dimensions"].items():
+        alpha = r["krippendorff_alpha"]
+        ci = alpha.get("ci95") or [None, None]
+        kappas = [
+            v
+            for i, row in enumerate(r["cohen_kappa"]["matrix"])
+            for j, v in enumerate(row)
+            if i < j and v is not None
+        ]
+        table.add_row(
+            dim, _fmt(alpha["value"]), f"{_fmt(ci[0])}–{_fmt(ci[1])}",
+            _fmt(r["fleiss_kappa"]["value"]), _fmt(_pct(r["percent_agreement"]["value"]), 1),
+            _fmt(sum(kappas) / len(kappas) if kappas else None),
+        )  # fmt: skip
+    out_console.print(table)
+    notes = {
+        n
+        for r in report["dimensions"].values()
+        for v in r.values()
+        if isinstance(v, dict)
+        for n in [v.get("note")]
+        if n
+    }
+    for note in sorted(notes):
+        out_console.print(f"[dim]note: {note}[/]")
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else 100 * value
+
+
+# -- validate / stats --------------------------------------------------------------------------
+
+
+@app.command()
+def validate(
+    dataset: Annotated[Path, typer.Argument(help="An FG-Text dataset folder.")],
+    videos: Annotated[
+        bool, typer.Option("--videos/--no-videos", help="Check that every video file exists.")
+    ] = True,
+) -> None:
+    """Check a dataset against the format, its schema and its class list."""
+    from fgtext.dataset import validate_dataset
+
+    report = validate_dataset(dataset, check_videos=videos)
+    splits = ", ".join(f"{k} {v}" for k, v in report["splits"].items())
+    out_console.print(f"[green]OK[/] {dataset}: {report['clips']} clips ({splits})")
+
+
+@app.command()
+def stats(
+    dataset: Annotated[Path, typer.Argument(help="An FG-Text dataset folder.")],
+    as_json: AsJson = False,
+) -> None:
+    """Clips per class and split, label status, attribute value counts, distinct FG-Texts."""
+    from fgtext.dataset import open_dataset
+    from fgtext.schema import DIMENSIONS
+
+    ds = open_dataset(dataset)
+    per_class: Counter[tuple[int, str]] = Counter()
+    status: Counter[str] = Counter()
+    values = {d: Counter() for d in DIMENSIONS}
+    texts: set[str] = set()
+    annotations = 0
+    for clip in ds.clips():
+        per_class[clip.label, clip.split] += 1
+        status[clip.status] += 1
+        annotations += len(clip.annotations)
+        if clip.attributes:
+            texts.add(clip.text)
+            for d in DIMENSIONS:
+                values[d][clip.attributes[d]] += 1
+    splits = sorted({s for _, s in per_class})
+    result = {
+        "name": ds.name, "clips": sum(status.values()), "classes": len(ds.classes),
+        "splits": {s: sum(n for (_, sp), n in per_class.items() if sp == s) for s in splits},
+        "status": dict(status), "distinct_fg_texts": len(texts),
+        "annotations_per_clip": annotations / max(1, sum(status.values())),
+        "per_class": {c.name: {s: per_class[c.id, s] for s in splits} for c in ds.classes},
+        "attribute_values": {d: dict(values[d].most_common()) for d in DIMENSIONS},
+    }  # fmt: skip
+    if as_json:
+        print_json(result)
+        return
+    out_console.print(
+        f"[bold]{ds.name}[/]: {result['clips']} clips, {len(ds.classes)} classes, "
+        f"{len(texts)} distinct FG-Texts, {result['annotations_per_clip']:.2f} annotations/clip"
+    )
+    out_console.print("status: " + ", ".join(f"{k} {v}" for k, v in status.items()))
+    table = Table(title="Clips per class")
+    table.add_column("id", justify="right")
+    table.add_column("class")
+    for s in splits:
+        table.add_column(s, justify="right")
+    for c in ds.classes:
+        table.add_row(str(c.id), c.name, *(str(per_class[c.id, s]) for s in splits))
+    out_console.print(table)
+    for d in DIMENSIONS:
+        if values[d]:
+            top = ", ".join(f"{v} {n}" for v, n in values[d].most_common(8))
+            out_console.print(f"[bold]{d}[/]: {top}")
+
+
+# -- merge -------------------------------------------------------------------------------------
+
+
+@app.command()
+def merge(
+    manifest: Annotated[Path, typer.Argument(help="The clips: an FG-Text dataset or manifest.")],
+    labels: Annotated[
+        Path, typer.Argument(help="Annotators' labels (CSV or JSONL, as for `fgtext agreement`).")
+    ],
+    out: OutDir,
+    rule: Annotated[
+        str, typer.Option(help="When labels are final without review: unanimous or majority.")
+    ] = "majority",
+    include_unresolved: Annotated[
+        bool, typer.Option(help="Keep clips without consensus (status unlabelled).")
+    ] = False,
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap resamples for the agreement interval.")
+    ] = 1000,
+    parquet: Parquet = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """Labels from several annotators + clips -> an FG-Text dataset with consensus labels and agreement."""
+    from fgtext.merge import merge_labels
+
+    result = merge_labels(
+        manifest,
+        labels,
+        out,
+        rule=rule,
+        include_unresolved=include_unresolved,
+        n_bootstrap=bootstrap,
+        parquet=parquet,
+        overwrite=overwrite,
+    )
+    out_console.print(
+        f"Wrote {result.written} clips to [bold]{out}[/]: {result.consensus} consensus, "
+        f"{result.single} single, {result.unresolved} without consensus "
+        f"({'kept' if include_unresolved else 'left out'}), {result.unlabelled} not labelled."
+    )
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+
+@app.command()
+def schema(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="A schema file (default: the built-in micro-gesture schema)."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show the four dimensions and their allowed values."""
+    from fgtext.schema import DIMENSIONS, load_schema
+
+    s = load_schema(path)
+    if as_json:
+        print_json(s.to_dict())
+        return
+    out_console.print(f"[bold]{s.name}[/] {s.version}")
+    for d in DIMENSIONS:
+        out_console.print(f"[bold]{d}[/] ({s.descriptions.get(d, '')}): " + ", ".join(s.values(d)))
+
+
+@app.command()
+def compose(
+    initiator: Annotated[str, typer.Argument()],
+    receiver: Annotated[str, typer.Argument()],
+    direction: Annotated[str, typer.Argument()],
+    motion_type: Annotated[str, typer.Argument()],
+    schema_file: Annotated[Path | None, typer.Option("--schema", help="Schema file.")] = None,
+) -> None:
+    """Print the FG-Text sentence for four attribute values."""
+    from fgtext.compose import compose_fg_text
+    from fgtext.schema import load_schema
+
+    attrs = dict(
+        initiator=initiator, receiver=receiver, direction=direction, motion_type=motion_type
+    )
+    print(compose_fg_text(attrs, load_schema(schema_file)))
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo's results.")] = Path(
+        "demo"
+    ),
+    classes: Annotated[int, typer.Option(help="Number of synthetic classes.")] = 6,
+    clips_per_class: Annotated[int, typer.Option(help="Clips per class.")] = 10,
+) -> None:
+    """The pipeline end to end: synthesise clips and labels -> agreement -> FG-Text dataset."""
+    from fgtext.demo import run_demo
+
+    run_demo(
+        out,
+        classes=classes,
+        clips_per_class=clips_per_class,
+        console=out_console,
+        progress_bar=progress_bar,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, prog_name="fgtext")
+    except FgTextError as e:
+        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+    except OSError as e:  # permissions, full disk, ...: the user's environment, not a bug
+        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()
