@@ -317,14 +317,8 @@ def print_agreement(report: dict[str, Any]) -> None:
             _fmt(sum(kappas) / len(kappas) if kappas else None),
         )  # fmt: skip
     out_console.print(table)
-    notes = {
-        n
-        for r in report["dimensions"].values()
-        for v in r.values()
-        if isinstance(v, dict)
-        for n in [v.get("note")]
-        if n
-    }
+    shown = ("krippendorff_alpha", "fleiss_kappa", "percent_agreement")
+    notes = {r[k]["note"] for r in report["dimensions"].values() for k in shown if r[k].get("note")}
     for note in sorted(notes):
         out_console.print(f"[dim]note: {note}[/]")
 
