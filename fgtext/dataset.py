@@ -436,8 +436,15 @@ def dataset_card(info: DatasetInfo, parquet: bool = False) -> str:
     )
     classes = "\n".join(f"| {c.id} | {c.name} | {c.text} |" for c in info.classes)
     splits = ", ".join(f"{k}: {v}" for k, v in info.splits.items()) or "none"
+
+    def fmt(x: object) -> str:
+        return f"{x:.3f}" if isinstance(x, int | float) else "—"
+
+    def interval(ci: object) -> str:
+        return f"{fmt(ci[0])}–{fmt(ci[1])}" if isinstance(ci, list) and len(ci) == 2 else "—"
+
     agreement = "\n".join(
-        f"| {dim} | {v.get('krippendorff_alpha')} | {v.get('ci95')} |"
+        f"| {dim} | {fmt(v.get('krippendorff_alpha'))} | {interval(v.get('ci95'))} |"
         for dim, v in info.agreement.items()
         if isinstance(v, Mapping)
     )

@@ -155,3 +155,12 @@ def test_validate_checks_videos_and_split_counts(tmp_path):
 def test_not_a_dataset(tmp_path):
     with pytest.raises(FgTextError, match=r"no dataset\.json"):
         open_dataset(tmp_path)
+
+
+def test_card_shows_agreement_rounded(tmp_path):
+    agreement = {"initiator": {"krippendorff_alpha": 0.71650092, "ci95": [0.60980506, 0.81396669]},
+                 "tuple": {"krippendorff_alpha": None, "ci95": None}}  # fmt: skip
+    root = make(tmp_path, [labelled("a")], agreement=agreement)
+    card = (root / "README.md").read_text()
+    assert "| initiator | 0.717 | 0.610–0.814 |" in card
+    assert "| tuple | — | — |" in card
