@@ -63,9 +63,11 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def print_json(data: Any) -> None:
-    out_console.print_json(json.dumps(data), indent=2) if sys.stdout.isatty() else print(
-        json.dumps(data, indent=2)
-    )
+    """Coloured on a terminal; plain (and exactly parseable) when piped."""
+    if sys.stdout.isatty():
+        out_console.print_json(json.dumps(data), indent=2)
+    else:
+        print(json.dumps(data, indent=2))
 
 
 # -- synth -------------------------------------------------------------------------------------
@@ -320,7 +322,27 @@ def print_agreement(report: dict[str, Any]) -> None:
     shown = ("krippendorff_alpha", "fleiss_kappa", "percent_agreement")
     notes = {r[k]["note"] for r in report["dimensions"].values() for k in shown if r[k].get("note")}
     for note in sorted(notes):
-        out_console.print(f"[dim]note: {note}[/]")
+        out_console.print(f"[dim]note: {escape(note)}[/]")
+    print_per_class(report)
+
+
+def print_per_class(report: dict[str, Any]) -> None:
+    """Krippendorff's alpha per class and dimension, when the labels name the clips' classes."""
+    dims = {d: r["per_class"] for d, r in report["dimensions"].items() if r.get("per_class")}
+    if not dims:
+        return
+    table = Table(title="Krippendorff's α per class", caption="— : undefined (one category in use)")
+    table.add_column("class")
+    table.add_column("clips", justify="right")
+    for d in dims:
+        table.add_column(d, justify="right", no_wrap=True)
+    first = next(iter(dims.values()))
+    for cls in first:
+        cells = [
+            _fmt(per_class.get(cls, {}).get("krippendorff_alpha")) for per_class in dims.values()
+        ]
+        table.add_row(str(cls), str(first[cls]["n_units"]), *cells)
+    out_console.print(table)
 
 
 def _pct(value: float | None) -> float | None:

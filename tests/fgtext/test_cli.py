@@ -74,6 +74,12 @@ def test_agreement_json_is_the_library_report(synth_dir, capsys):
     for dim in (*DIMENSIONS, "tuple"):  # one row per dimension, alpha to 3 decimals
         alpha = report["dimensions"][dim]["krippendorff_alpha"]["value"]
         assert re.search(rf"{dim}\s+│\s+{alpha:.3f}\s", out), dim
+    # The per-class table: the labels' `label` column names each clip's class.
+    per_class = {d: report["dimensions"][d]["per_class"] for d in (*DIMENSIONS, "tuple")}
+    for cls, row in per_class["initiator"].items():
+        values = [per_class[d][cls]["krippendorff_alpha"] for d in per_class]
+        cells = ["—" if v is None else f"{v:.3f}" for v in values]
+        assert re.search(rf"│ {cls}\s+│\s+{row['n_units']} │\s+" + r"\s+│\s+".join(cells), out)
 
 
 def test_merge_builds_final_dataset_with_agreement(synth_dir, tmp_path, capsys):
