@@ -166,3 +166,38 @@ def test_demo_runs_the_pipeline(tmp_path, capsys):
     assert "Consensus labels equal the gold labels" in out
     report = json.loads((tmp_path / "demo" / "agreement.json").read_text())
     assert report["n_clips"] == 12 and report["n_annotators"] == 3
+
+
+def test_import_csv_with_cut_and_folder(tmp_path, capsys):
+    import av
+    import numpy as np
+
+    from fgtext.synth import write_mp4
+
+    # Frame i has grey level 8 + 6i, so a cut clip shows which frames it holds.
+    frames = np.stack([np.full((48, 64, 3), 8 + 6 * i, np.uint8) for i in range(30)])
+    write_mp4(frames, tmp_path / "raw" / "long.mp4", fps=10)
+    (tmp_path / "clips.csv").write_text(
+        "path,class,split,start_frame,end_frame\n"
+        "raw/long.mp4,nodding,train,5,15\nraw/long.mp4,shrugging,test,20,30\n"
+    )
+    code, out, err = fgtext(capsys, "import", "csv", tmp_path / "clips.csv", "--out",
+                            tmp_path / "ds", "--cut")  # fmt: skip
+    assert code == 0, err
+    assert "Wrote 2 clips (test 1, train 1) in 2 classes" in out
+    ds = open_dataset(tmp_path / "ds")
+    assert [c.name for c in ds.classes] == ["nodding", "shrugging"]
+    first, second = ds.clips()
+    assert (first.label, first.split, first.start_frame) == (0, "train", None)
+    assert (second.label, second.split, second.video) == (1, "test", f"videos/{second.clip_id}.mp4")
+    with av.open(str(ds.video_path(first))) as container:
+        grey = [f.to_ndarray(format="gray").mean() for f in container.decode(video=0)]
+    assert np.allclose(grey, [8 + 6 * i for i in range(5, 15)], atol=3)
+
+    for split, cls in (("train", "nodding"), ("test", "nodding"), ("test", "shrugging")):
+        write_mp4(frames[:10], tmp_path / "tree" / split / cls / "a.mp4", fps=10)
+    code, out, err = fgtext(capsys, "import", "folder", tmp_path / "tree", "--out", tmp_path / "f")
+    assert code == 0, err
+    assert "Wrote 3 clips (test 2, train 1) in 2 classes" in out
+    code, out, _ = fgtext(capsys, "validate", tmp_path / "f")
+    assert code == 0 and "3 clips" in out
