@@ -30,13 +30,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from fgtext.compose import compose_class_text
 from fgtext.errors import FgTextError
-from fgtext.schema import DIMENSIONS, ClassDef, Schema
+from fgtext.schema import DIMENSIONS, ClassDef, Schema, read_json_file
 
 FORMAT_NAME = "fgtext-dataset"
 FORMAT_VERSION = 1
 FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
-STATUSES = ("consensus", "adjudicated", "single", "gold", "unlabelled")
-SPLITS = ("train", "validation", "test")  # the usual ones; any \w+ name is allowed
 
 
 class _Strict(BaseModel):
@@ -298,10 +296,7 @@ def open_dataset(root: str | Path) -> Dataset:
     meta = root / "dataset.json"
     if not meta.is_file():
         raise FgTextError(f"{root}: not an FG-Text dataset (no dataset.json)")
-    try:
-        raw = json.loads(meta.read_text("utf-8"))
-    except json.JSONDecodeError as e:
-        raise FgTextError(f"{meta}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    raw = read_json_file(meta, "dataset.json")
     if not isinstance(raw, dict):
         raise FgTextError(f"{meta}: expected a JSON object")
     _parse_format(raw.get("format"), str(meta))

@@ -134,7 +134,8 @@ class Schema:
         )
 
 
-def _read_json(path: Path, what: str) -> Any:
+def read_json_file(path: Path, what: str) -> Any:
+    """A JSON file's content; a missing or malformed file is one clear FgTextError."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -148,7 +149,7 @@ def load_schema(path: str | Path | None = None) -> Schema:
     if path is None:
         return default_schema()
     path = Path(path)
-    return Schema.from_dict(_read_json(path, "schema"), source=str(path))
+    return Schema.from_dict(read_json_file(path, "schema"), source=str(path))
 
 
 @cache
@@ -187,7 +188,7 @@ def load_class_list(name_or_path: str | Path, schema: Schema | None = None) -> l
             names = [ln.strip() for ln in path.read_text("utf-8").splitlines() if ln.strip()]
             data = {"classes": [{"id": i, "name": n} for i, n in enumerate(names)]}
         else:
-            data = _read_json(path, "class list")
+            data = read_json_file(path, "class list")
     classes = data.get("classes") if isinstance(data, Mapping) else None
     if not isinstance(classes, list) or not classes:
         raise FgTextError(f"{source}: expected {{'classes': [{{'id', 'name'}}, ...]}}")
