@@ -1,4 +1,5 @@
-"""`fgtext`: synthesise, import, check and describe FG-Text datasets; measure agreement.
+"""`fgtext`: synthesise, import, check and describe FG-Text datasets; measure agreement;
+migrate the annotation database and export its labels.
 
 Every user mistake is one line on stderr and exit status 1 (FgTextError); usage errors are
 Typer's (exit status 2).
@@ -502,6 +503,132 @@ def compose(
         initiator=initiator, receiver=receiver, direction=direction, motion_type=motion_type
     )
     print(compose_fg_text(attrs, load_schema(schema_file)))
+
+
+# -- export / db (the annotation store) --------------------------------------------------------
+
+db_app = typer.Typer(
+    help="The annotation database: apply its migrations and show its revision.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
+
+DbUrl = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="FGTEXT_DATABASE_URL",
+        help="Database URL: sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE "
+        "(default: $FGTEXT_DATABASE_URL).",
+    ),
+]
+
+
+@contextmanager
+def _database(url: str) -> Iterator[Any]:
+    """An engine for the command; a database that fails mid-command is one error line."""
+    from sqlalchemy.exc import OperationalError
+
+    from fgtext.store import create_db_engine, describe_url
+
+    engine = create_db_engine(url)
+    try:
+        yield engine
+    except OperationalError as e:
+        reason = str(e.orig or e).strip().splitlines()[0]
+        raise FgTextError(f"database {describe_url(engine)}: {reason}") from None
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def export(
+    db: DbUrl,
+    project: Annotated[str, typer.Option("--project", help="The project's name.")],
+    out: OutDir,
+    include_unfinished: Annotated[
+        bool,
+        typer.Option(
+            "--include-unfinished",
+            help="Also write clips without final labels (status unlabelled, null attributes).",
+        ),
+    ] = False,
+    parquet: Parquet = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """Write a project's final labels from the annotation database as an FG-Text dataset."""
+    from sqlmodel import Session
+
+    from fgtext.store import export_project, get_project_by_name, require_current_schema
+
+    with _database(db) as engine:
+        require_current_schema(engine, auto_upgrade=False)
+        with Session(engine) as session:
+            found = get_project_by_name(session, name=project)
+            root = export_project(
+                session, project=found, out_dir=out, include_unfinished=include_unfinished,
+                overwrite=overwrite, parquet=parquet,
+            )  # fmt: skip
+    from fgtext.dataset import open_dataset
+
+    ds = open_dataset(root)
+    status = Counter(c.status for c in ds.clips())
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(status.items())) or "no final labels yet"
+    out_console.print(
+        f"Wrote {len(ds)} clips of project {escape(project)!r} ({summary}) to [bold]{root}[/]"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: DbUrl,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Migrate the database up to the newest schema (creates the tables in an empty one)."""
+    from fgtext.store import schema_status, upgrade_database
+
+    with _database(db) as engine:
+        before = schema_status(engine)
+        after = upgrade_database(engine, revision)
+    if before.current == after.current:
+        out_console.print(f"{after.url} is already at revision {after.current}")
+    else:
+        out_console.print(
+            f"Upgraded {after.url} from revision {before.current or 'none'} to {after.current}"
+        )
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    db: DbUrl,
+    revision: Annotated[
+        str, typer.Option(help="Target revision; base removes every fgtext table.")
+    ],
+) -> None:
+    """Migrate the database down to an older revision (data in dropped columns is lost)."""
+    from fgtext.store import downgrade_database, schema_status
+
+    with _database(db) as engine:
+        before = schema_status(engine)
+        after = downgrade_database(engine, revision)
+    out_console.print(
+        f"Downgraded {after.url} from revision {before.current or 'none'} "
+        f"to {after.current or 'base (no fgtext tables)'}"
+    )
+
+
+@db_app.command("status")
+def db_status(db: DbUrl, as_json: AsJson = False) -> None:
+    """Show the database's schema revision and the one this fgtext needs."""
+    from fgtext.store import schema_status
+
+    with _database(db) as engine:
+        status = schema_status(engine)
+    if as_json:
+        print_json({"url": status.url, "current": status.current, "head": status.head,
+                    "is_current": status.is_current})  # fmt: skip
+    else:
+        out_console.print(status.describe())
 
 
 # -- demo --------------------------------------------------------------------------------------

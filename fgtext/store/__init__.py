@@ -1,0 +1,179 @@
+"""The annotation store: projects, clips, users, blind annotations, leases, adjudications and
+an append-only audit log, on SQLite (embedded default) or PostgreSQL from one code path.
+
+Sessions are plain `sqlmodel.Session(engine)` objects on an engine from `create_db_engine`.
+Every service function takes the session first and everything else by keyword, and is one
+transaction: it commits before it returns (and rolls back on error), writing an `AuditEvent` in
+the same transaction as the change. Read functions do not commit (except
+`project_agreement`, which stores the report it computed in the cache). Objects a function returns
+are expired by its commit as usual and reload on first access; `Session(engine,
+expire_on_commit=False)` avoids that round trip.
+
+Errors a caller can cause are `fgtext.store.errors` classes (subclasses of FgTextError):
+NotFoundError (404), PermissionDeniedError (403), ConflictError / StaleVersionError (409),
+InvalidInputError / InvalidLabelError (422), OutdatedDatabaseError and
+DatabaseUnavailableError (the server cannot start).
+
+The schema changes only through Alembic (`migrations/`); a server calls
+`require_current_schema(engine, auto_upgrade=...)` at start-up.
+"""
+
+from fgtext.store.annotations import (
+    clip_annotations,
+    get_annotation,
+    list_annotations,
+    submit_annotation,
+    update_annotation,
+)
+from fgtext.store.assignment import (
+    DEFAULT_LEASE_SECONDS,
+    check_can_annotate,
+    list_skips,
+    next_clip,
+    skip_clip,
+)
+from fgtext.store.db import create_db_engine, describe_url, normalise_url
+from fgtext.store.errors import (
+    ConflictError,
+    DatabaseUnavailableError,
+    InvalidInputError,
+    InvalidLabelError,
+    NotFoundError,
+    OutdatedDatabaseError,
+    PermissionDeniedError,
+    StaleVersionError,
+)
+from fgtext.store.export import export_project
+from fgtext.store.labels import validate_attributes
+from fgtext.store.migrate import (
+    SchemaStatus,
+    downgrade_database,
+    head_revision,
+    require_current_schema,
+    schema_status,
+    upgrade_database,
+)
+from fgtext.store.models import (
+    CLIP_STATUSES,
+    FINAL_STATUSES,
+    ROLES,
+    Adjudication,
+    AgreementCache,
+    Annotation,
+    Assignment,
+    AuditEvent,
+    Clip,
+    Lease,
+    Project,
+    ProjectClass,
+    ProjectMember,
+    Skip,
+    User,
+)
+from fgtext.store.projects import (
+    AddClipsResult,
+    add_clips_from_dataset,
+    add_member,
+    clip_video_path,
+    count_clips,
+    create_project,
+    create_project_from_dataset,
+    get_clip,
+    get_project,
+    get_project_by_name,
+    is_member,
+    list_clips,
+    list_projects,
+    project_classes,
+    project_schema,
+    update_class_text,
+)
+from fgtext.store.review import (
+    adjudicate,
+    agreement_summary,
+    clip_final_labels,
+    project_agreement,
+    project_progress,
+    review_queue,
+)
+from fgtext.store.users import (
+    create_user,
+    get_user,
+    get_user_by_username,
+    list_users,
+    update_user,
+)
+
+__all__ = [
+    "CLIP_STATUSES",
+    "DEFAULT_LEASE_SECONDS",
+    "FINAL_STATUSES",
+    "ROLES",
+    "AddClipsResult",
+    "Adjudication",
+    "AgreementCache",
+    "Annotation",
+    "Assignment",
+    "AuditEvent",
+    "Clip",
+    "ConflictError",
+    "DatabaseUnavailableError",
+    "InvalidInputError",
+    "InvalidLabelError",
+    "Lease",
+    "NotFoundError",
+    "OutdatedDatabaseError",
+    "PermissionDeniedError",
+    "Project",
+    "ProjectClass",
+    "ProjectMember",
+    "SchemaStatus",
+    "Skip",
+    "StaleVersionError",
+    "User",
+    "add_clips_from_dataset",
+    "add_member",
+    "adjudicate",
+    "agreement_summary",
+    "check_can_annotate",
+    "clip_annotations",
+    "clip_final_labels",
+    "clip_video_path",
+    "count_clips",
+    "create_db_engine",
+    "create_project",
+    "create_project_from_dataset",
+    "create_user",
+    "describe_url",
+    "downgrade_database",
+    "export_project",
+    "get_annotation",
+    "get_clip",
+    "get_project",
+    "get_project_by_name",
+    "get_user",
+    "get_user_by_username",
+    "head_revision",
+    "is_member",
+    "list_annotations",
+    "list_clips",
+    "list_projects",
+    "list_skips",
+    "list_users",
+    "next_clip",
+    "normalise_url",
+    "project_agreement",
+    "project_classes",
+    "project_progress",
+    "project_schema",
+    "require_current_schema",
+    "review_queue",
+    "schema_status",
+    "skip_clip",
+    "submit_annotation",
+    "update_annotation",
+    "update_class_text",
+    "update_user",
+    "upgrade_database",
+    "validate_attributes",
+]

@@ -1,0 +1,224 @@
+"""Submitting and editing annotations (blind: each annotator reads only their own).
+
+Submitting needs the clip's lease (from `next_clip`) or free room on the clip (fewer than k
+annotations plus other users' live leases). Resubmitting the same values is a no-op that
+returns the stored annotation; different values on submit are a conflict (edit instead).
+Edits carry the version they were based on; a stale one is refused and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, select
+
+from fgtext.store.assignment import check_can_annotate, live_leases_of_others
+from fgtext.store.db import audit, write_transaction
+from fgtext.store.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    StaleVersionError,
+)
+from fgtext.store.labels import validate_attributes
+from fgtext.store.models import Annotation, Clip, Lease, Project, Skip, User, utc_now
+from fgtext.store.projects import project_schema
+from fgtext.store.review import refresh_clip_status
+
+MAX_NOTE = 2000
+
+
+def _check_note(note: str) -> str:
+    if not isinstance(note, str):
+        raise InvalidInputError("note must be text")
+    if len(note) > MAX_NOTE:
+        raise InvalidInputError(f"note has {len(note)} characters; at most {MAX_NOTE} are kept")
+    return note
+
+
+def _check_seconds(seconds: float | None) -> float | None:
+    if seconds is not None and (not isinstance(seconds, int | float) or not seconds >= 0):
+        raise InvalidInputError(f"seconds_spent is {seconds!r}; expected a number >= 0")
+    return None if seconds is None else float(seconds)
+
+
+def _bump_labels_revision(session: Session, project_id: int) -> None:
+    session.execute(
+        update(Project)
+        .where(Project.id == project_id)
+        .values(labels_revision=Project.labels_revision + 1)
+    )
+
+
+def submit_annotation(
+    session: Session,
+    *,
+    clip: Clip,
+    user: User,
+    attributes: Mapping[str, str],
+    unsure: bool = False,
+    note: str = "",
+    seconds_spent: float | None = None,
+) -> Annotation:
+    """Store `user`'s labels for `clip` (version 1) and release their lease."""
+    note = _check_note(note)
+    seconds_spent = _check_seconds(seconds_spent)
+    with write_transaction(session, lock_project=clip.project_id):
+        clip = session.get(Clip, clip.id, populate_existing=True)
+        if clip is None:
+            raise NotFoundError("clip does not exist")
+        project = session.get(Project, clip.project_id)
+        user = session.get(User, user.id)
+        check_can_annotate(session, project=project, user=user)
+        values = validate_attributes(project_schema(project), attributes)
+        others = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
+        existing = next((a for a in others if a.user_id == user.id), None)
+        if existing is not None:
+            if existing.attributes == values:
+                return existing
+            raise ConflictError(
+                f"user {user.username!r} has already labelled clip {clip.clip_id!r} "
+                f"(version {existing.version}) with other values; edit that annotation instead"
+            )
+        now = utc_now()
+        lease = session.exec(
+            select(Lease).where(
+                Lease.clip_id == clip.id, Lease.user_id == user.id, Lease.expires_at > now
+            )
+        ).first()
+        if lease is None:
+            leased = session.exec(select(live_leases_of_others(clip.id, user.id, now))).one()
+            if len(others) + leased >= project.annotators_per_clip:
+                raise ConflictError(
+                    f"clip {clip.clip_id!r} already has its {project.annotators_per_clip} "
+                    "annotators (labelled or reserved); ask for the next clip"
+                )
+        annotation = Annotation(
+            clip_id=clip.id, user_id=user.id, **values, unsure=bool(unsure), note=note,
+            seconds_spent=seconds_spent,
+        )  # fmt: skip
+        session.add(annotation)
+        session.execute(delete(Lease).where(Lease.clip_id == clip.id, Lease.user_id == user.id))
+        session.execute(delete(Skip).where(Skip.clip_id == clip.id, Skip.user_id == user.id))
+        clip.n_annotations = len(others) + 1
+        refresh_clip_status(
+            session, clip=clip, project=project, labels=[a.attributes for a in others] + [values]
+        )
+        session.flush()  # one round trip: the annotation (its id for the log) and the clip
+        _bump_labels_revision(session, project.id)
+        audit(
+            session, actor=user, action="annotation.submit", entity_type="annotation",
+            entity_id=annotation.id, project_id=project.id,
+            payload={"clip_id": clip.id, "attributes": values, "unsure": bool(unsure),
+                     "note": note, "seconds_spent": seconds_spent},
+        )  # fmt: skip
+    return annotation
+
+
+def update_annotation(
+    session: Session,
+    *,
+    annotation: Annotation,
+    user: User,
+    attributes: Mapping[str, str],
+    expected_version: int,
+    unsure: bool | None = None,
+    note: str | None = None,
+    seconds_spent: float | None = None,
+) -> Annotation:
+    """Edit one's own annotation. `expected_version` is the version the edit was based on; if
+    the stored one is newer, StaleVersionError and nothing changes. `seconds_spent` is added to
+    the time already recorded. An edit that changes nothing keeps the version."""
+    if note is not None:
+        note = _check_note(note)
+    seconds_spent = _check_seconds(seconds_spent)
+    with write_transaction(session, lock_project=_project_id_of(session, annotation)):
+        stored = session.get(
+            Annotation, annotation.id, with_for_update=True, populate_existing=True
+        )
+        if stored is None:
+            raise NotFoundError(f"annotation {annotation.id} does not exist")
+        user = session.get(User, user.id)
+        if stored.user_id != user.id:
+            raise PermissionDeniedError(
+                f"annotation {stored.id} belongs to another annotator; only its author edits it"
+            )
+        clip = session.get(Clip, stored.clip_id)
+        project = session.get(Project, clip.project_id)
+        check_can_annotate(session, project=project, user=user)
+        if stored.version != expected_version:
+            raise StaleVersionError(
+                f"annotation {stored.id} is at version {stored.version}, not "
+                f"{expected_version}: it was edited elsewhere; reload it and edit again",
+                expected=expected_version, current=stored.version,
+            )  # fmt: skip
+        values = validate_attributes(project_schema(project), attributes)
+        before = {"attributes": stored.attributes, "unsure": stored.unsure, "note": stored.note}
+        labels_changed = values != stored.attributes
+        for d, v in values.items():
+            setattr(stored, d, v)
+        if unsure is not None:
+            stored.unsure = bool(unsure)
+        if note is not None:
+            stored.note = note
+        after = {"attributes": stored.attributes, "unsure": stored.unsure, "note": stored.note}
+        if seconds_spent is not None:
+            stored.seconds_spent = (stored.seconds_spent or 0.0) + seconds_spent
+        if after != before:
+            stored.version += 1
+            stored.updated_at = utc_now()
+        session.add(stored)
+        session.flush()
+        if labels_changed:
+            refresh_clip_status(session, clip=clip, project=project)
+            _bump_labels_revision(session, project.id)
+        if after != before or seconds_spent is not None:
+            audit(
+                session, actor=user, action="annotation.update", entity_type="annotation",
+                entity_id=stored.id, project_id=project.id,
+                payload={"before": before, "after": after, "version": stored.version,
+                         "seconds_spent_added": seconds_spent},
+            )  # fmt: skip
+    return stored
+
+
+def _project_id_of(session: Session, annotation: Annotation) -> int:
+    project_id = session.exec(
+        select(Clip.project_id)
+        .join(Annotation, Annotation.clip_id == Clip.id)
+        .where(Annotation.id == annotation.id)
+    ).first()
+    if project_id is None:
+        raise NotFoundError(f"annotation {annotation.id} does not exist")
+    return project_id
+
+
+def get_annotation(session: Session, *, annotation_id: int) -> Annotation:
+    annotation = session.get(Annotation, annotation_id)
+    if annotation is None:
+        raise NotFoundError(f"annotation {annotation_id} does not exist")
+    return annotation
+
+
+def list_annotations(session: Session, *, project: Project, user: User) -> list[Annotation]:
+    """`user`'s own annotations in the project (annotation is blind), oldest first."""
+    return list(
+        session.exec(
+            select(Annotation)
+            .join(Clip, Clip.id == Annotation.clip_id)
+            .where(Clip.project_id == project.id, Annotation.user_id == user.id)
+            .order_by(Annotation.id)
+        )
+    )
+
+
+def clip_annotations(session: Session, *, clip: Clip) -> list[Annotation]:
+    """Every annotator's labels for the clip: for reviewers and admins only (the app's
+    policy enforces that; annotation is blind)."""
+    return list(
+        session.exec(
+            select(Annotation).where(Annotation.clip_id == clip.id).order_by(Annotation.id)
+        )
+    )

@@ -1,0 +1,159 @@
+"""Which clip an annotator labels next: leases and skips.
+
+A clip has room for another annotator while its annotations plus the live leases of other
+users are fewer than the project's k. `next_clip` picks, among the clips with room that the
+user has neither labelled nor skipped, the one with the most annotations (finish clips before
+starting new ones), then the oldest. It leases the clip to the user for `lease_seconds`; asking
+again while the lease is live renews it and returns the same clip.
+
+The check and the lease are one transaction that holds the project's write lock (SQLite:
+BEGIN IMMEDIATE; PostgreSQL: a per-project advisory lock), so concurrent requests can never
+hand a clip to more than k annotators.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, exists, func
+from sqlmodel import Session, select
+
+from fgtext.store.db import audit, write_transaction
+from fgtext.store.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from fgtext.store.models import (
+    Annotation,
+    Clip,
+    Lease,
+    Project,
+    ProjectMember,
+    Skip,
+    User,
+    utc_now,
+)
+
+DEFAULT_LEASE_SECONDS = 600
+
+
+def check_can_annotate(session: Session, *, project: Project, user: User) -> None:
+    """Annotators must be members of the project; every user must be active."""
+    if not user.is_active:
+        raise PermissionDeniedError(f"user {user.username!r} is deactivated")
+    if user.role == "annotator" and session.get(ProjectMember, (project.id, user.id)) is None:
+        raise PermissionDeniedError(
+            f"user {user.username!r} is not a member of project {project.name!r}"
+        )
+
+
+def live_leases_of_others(clip_id_column, user_id: int, now) -> object:
+    """A scalar subquery: how many other users hold a live lease on the clip."""
+    return (
+        select(func.count())
+        .select_from(Lease)
+        .where(Lease.clip_id == clip_id_column, Lease.user_id != user_id, Lease.expires_at > now)
+        .scalar_subquery()
+    )
+
+
+def next_clip(
+    session: Session, *, project: Project, user: User, lease_seconds: int = DEFAULT_LEASE_SECONDS
+) -> Clip | None:
+    """The clip `user` should label next in `project`, leased to them; None when none is left."""
+    if lease_seconds <= 0:
+        raise InvalidInputError(f"lease_seconds is {lease_seconds}; expected a positive number")
+    with write_transaction(session, lock_project=project.id):
+        project = session.get(Project, project.id)
+        user = session.get(User, user.id)
+        check_can_annotate(session, project=project, user=user)
+        now = utc_now()
+        expires = now + timedelta(seconds=lease_seconds)
+        session.execute(
+            delete(Lease).where(Lease.project_id == project.id, Lease.expires_at <= now)
+        )
+        held = session.exec(
+            select(Lease)
+            .where(Lease.project_id == project.id, Lease.user_id == user.id)
+            .order_by(Lease.created_at)
+        ).first()
+        if held is not None:
+            clip = session.get(Clip, held.clip_id)
+            if clip.status in ("unlabelled", "in_progress"):
+                held.expires_at = expires
+                session.add(held)
+                return clip
+            session.delete(held)  # a reviewer finalised the clip meanwhile
+
+        clip = _first_open_clip(session, project=project, user=user, now=now)
+        if clip is None:
+            return None
+        session.add(
+            Lease(project_id=project.id, clip_id=clip.id, user_id=user.id, expires_at=expires)
+        )
+        audit(
+            session, actor=user, action="clip.lease", entity_type="clip", entity_id=clip.id,
+            project_id=project.id, payload={"seconds": lease_seconds},
+        )  # fmt: skip
+    return clip
+
+
+def _first_open_clip(session: Session, *, project: Project, user: User, now) -> Clip | None:
+    """The first clip, fullest first and then oldest, with room for `user`. One index range
+    scan per annotation count (k at most), each stopping at its first match."""
+    k = project.annotators_per_clip
+    labelled = exists().where(Annotation.clip_id == Clip.id, Annotation.user_id == user.id)
+    skipped = exists().where(Skip.clip_id == Clip.id, Skip.user_id == user.id)
+    for count in range(k - 1, -1, -1):
+        clip = session.exec(
+            select(Clip)
+            .where(
+                Clip.project_id == project.id,
+                Clip.status == ("in_progress" if count else "unlabelled"),
+                Clip.n_annotations == count,
+                ~labelled,
+                ~skipped,
+                count + live_leases_of_others(Clip.id, user.id, now) < k,
+            )
+            .order_by(Clip.id)
+            .limit(1)
+        ).first()
+        if clip is not None:
+            return clip
+    return None
+
+
+def skip_clip(session: Session, *, project: Project, clip: Clip, user: User, reason: str) -> Skip:
+    """Record that `user` passes on `clip` (never offered to them again) and free its lease."""
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise InvalidInputError("a skip needs a reason (e.g. 'video does not play')")
+    if clip.project_id != project.id:
+        raise InvalidInputError(f"clip {clip.clip_id!r} is not in project {project.name!r}")
+    with write_transaction(session, lock_project=project.id):
+        check_can_annotate(session, project=project, user=user)
+        labelled = session.exec(
+            select(Annotation).where(Annotation.clip_id == clip.id, Annotation.user_id == user.id)
+        ).first()
+        if labelled is not None:
+            raise ConflictError(
+                f"user {user.username!r} has labelled clip {clip.clip_id!r}; it cannot be skipped"
+            )
+        session.execute(delete(Lease).where(Lease.clip_id == clip.id, Lease.user_id == user.id))
+        skip = session.exec(
+            select(Skip).where(Skip.clip_id == clip.id, Skip.user_id == user.id)
+        ).first()
+        if skip is None:
+            skip = Skip(clip_id=clip.id, user_id=user.id, reason=reason)
+            session.add(skip)
+            audit(
+                session, actor=user, action="clip.skip", entity_type="clip", entity_id=clip.id,
+                project_id=project.id, payload={"reason": reason},
+            )  # fmt: skip
+    return skip
+
+
+def list_skips(session: Session, *, project: Project) -> list[Skip]:
+    """Every skip in the project (for admins: broken videos show up here)."""
+    return list(
+        session.exec(
+            select(Skip).join(Clip, Clip.id == Skip.clip_id).where(Clip.project_id == project.id)
+        )
+    )

@@ -1,0 +1,185 @@
+"""Engines for SQLite and PostgreSQL from one code path, and the store's transaction helpers.
+
+SQLite: WAL (readers never block the writer), a 30 s busy timeout, foreign keys on. pysqlite's
+own transaction handling is switched off so that we emit BEGIN ourselves: write transactions
+start with `BEGIN IMMEDIATE`, which takes the write lock up front, so a check-then-insert (is
+this clip still free? then lease it) is atomic and never fails half-way with "database is
+locked"; reads start with a plain (deferred) BEGIN.
+
+PostgreSQL (psycopg 3): READ COMMITTED; writes that must see a consistent project (assignment,
+submitting labels) first take a per-project advisory transaction lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlmodel import Session, create_engine
+
+from fgtext.store.errors import DatabaseUnavailableError
+from fgtext.store.models import AuditEvent, User
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_S = 10
+# Up to 40 connections: as many as the threads a web server runs sync endpoints in (anyio's
+# default), so a request never waits for the pool while another waits for a lock.
+POOL_SIZE, POOL_OVERFLOW = 20, 20
+_WRITE = "fgtext_write"
+# First key of the two-int advisory lock: the store's namespace ("FG" in ASCII); the second
+# key is the project id.
+_ADVISORY_NAMESPACE = 0x4647
+URL_EXAMPLES = "sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+
+
+def normalise_url(url: str) -> str:
+    """Plain `postgresql://` (and `postgres://`) URLs are served by psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_db_engine(url: str, **engine_kw: Any) -> Engine:
+    """An engine for `url` (SQLite or PostgreSQL) set up as the module docstring says."""
+    if not isinstance(url, str) or not url.strip():
+        raise DatabaseUnavailableError(f"database URL {url!r}: expected {URL_EXAMPLES}")
+    try:
+        parsed = make_url(normalise_url(url.strip()))
+    except ArgumentError:
+        raise DatabaseUnavailableError(
+            f"database URL {url!r} is not a URL; expected {URL_EXAMPLES}"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise DatabaseUnavailableError(
+                f"database URL {url!r}: an in-memory SQLite database cannot be shared between "
+                "connections; give a file, sqlite:///PATH"
+            )
+        engine_kw.setdefault("pool_size", POOL_SIZE)
+        engine_kw.setdefault("max_overflow", POOL_OVERFLOW)
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **engine_kw,
+        )
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        engine_kw.setdefault("pool_pre_ping", True)
+        engine_kw.setdefault("pool_size", POOL_SIZE)
+        engine_kw.setdefault("max_overflow", POOL_OVERFLOW)
+        try:
+            return create_engine(
+                parsed, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}, **engine_kw
+            )
+        except NoSuchModuleError:  # pragma: no cover - psycopg is a dependency
+            raise DatabaseUnavailableError("psycopg 3 is not installed") from None
+    raise DatabaseUnavailableError(
+        f"database URL {url!r}: back end {backend!r} is not supported; expected {URL_EXAMPLES}"
+    )
+
+
+# One lock per SQLite engine: writers in this process queue on it (woken at once) instead of
+# polling SQLite's busy handler, which sleeps up to 100 ms a try; other processes still wait
+# on SQLite's own lock (busy timeout).
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    _SQLITE_WRITERS[engine] = threading.RLock()
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see "begin")
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; fsync at checkpoints
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        write = connection.get_execution_options().get(_WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def describe_url(engine_or_url: Engine | str) -> str:
+    """The URL with its password hidden, for messages."""
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    return url.render_as_string(hide_password=True)
+
+
+def connection_error(engine: Engine, exc: OperationalError) -> DatabaseUnavailableError:
+    reason = str(exc.orig or exc).strip().splitlines()[0]
+    return DatabaseUnavailableError(f"cannot connect to {describe_url(engine)}: {reason}")
+
+
+@contextmanager
+def write_transaction(session: Session, *, lock_project: int | None = None) -> Iterator[None]:
+    """One write transaction: committed at the end, rolled back on any error.
+
+    A transaction the session already has open (e.g. lazy loads after a previous commit) is
+    committed first, so the write starts fresh with the write lock (SQLite) and reads the
+    latest committed rows. `lock_project` serialises writers of one project on PostgreSQL
+    (SQLite's BEGIN IMMEDIATE already serialises every writer).
+    """
+    if session.in_transaction():
+        session.commit()
+    with ExitStack() as held:
+        writers = _SQLITE_WRITERS.get(session.get_bind())
+        if writers is not None:
+            held.enter_context(writers)
+        try:
+            connection = session.connection(execution_options={_WRITE: True})
+        except OperationalError as exc:
+            session.rollback()
+            raise connection_error(session.get_bind(), exc) from None
+        if lock_project is not None and connection.dialect.name == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(_ADVISORY_NAMESPACE, lock_project)))
+        try:
+            yield
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def audit(
+    session: Session,
+    *,
+    actor: User | None,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    project_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append an audit event to the current (write) transaction."""
+    event_row = AuditEvent(
+        actor_id=actor.id if actor is not None else None,
+        project_id=project_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        payload=payload or {},
+    )
+    session.add(event_row)
+    return event_row
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_log_is_append_only(session, _flush_context, _instances) -> None:
+    for row in (*session.dirty, *session.deleted):
+        if isinstance(row, AuditEvent) and (row in session.deleted or session.is_modified(row)):
+            raise AssertionError("audit events are append-only; never update or delete them")

@@ -1,0 +1,101 @@
+"""A project's labels as an `fgtext-dataset/1` dataset (what training reads).
+
+Final clips (status consensus / adjudicated / single) carry their final values, T_fg and every
+annotator's labels; dataset.json carries the agreement summary of the stored annotations. With
+`include_unfinished`, the other clips are written as "unlabelled" (null attributes and text,
+their annotations so far listed) instead of being left out. Video paths are absolute.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from fgtext.compose import compose_fg_text
+from fgtext.dataset import DatasetWriter
+from fgtext.store.models import FINAL_STATUSES, Adjudication, Annotation, Clip, Project, User
+from fgtext.store.projects import clip_video_path, project_classes, project_schema
+from fgtext.store.review import agreement_summary, clip_status, project_agreement
+
+EXPORT_GENERATOR = "fgtext.store"
+
+
+def export_project(
+    session: Session,
+    *,
+    project: Project,
+    out_dir: str | Path,
+    include_unfinished: bool = False,
+    overwrite: bool = False,
+    parquet: bool = False,
+) -> Path:
+    """Write the project's dataset to `out_dir` (atomically: it appears when complete);
+    `parquet` adds clips.parquet."""
+    schema = project_schema(project)
+    report = project_agreement(session, project=project)
+    classes = [
+        {"id": c.class_id, "name": c.name, "text": c.text}
+        for c in project_classes(session, project=project)
+    ]
+    annotations: dict[int, list[tuple[str, dict[str, str]]]] = defaultdict(list)
+    for clip_id, username, a in session.exec(
+        select(Annotation.clip_id, User.username, Annotation)
+        .join(Clip, Clip.id == Annotation.clip_id)
+        .join(User, User.id == Annotation.user_id)
+        .where(Clip.project_id == project.id)
+        .order_by(Annotation.clip_id, Annotation.id)
+    ).all():
+        annotations[clip_id].append((username, a.attributes))
+    decisions = {
+        d.clip_id: d.attributes
+        for d in session.exec(
+            select(Adjudication)
+            .join(Clip, Clip.id == Adjudication.clip_id)
+            .where(Clip.project_id == project.id)
+        ).all()
+    }
+    source = {
+        "generator": EXPORT_GENERATOR,
+        "project": project.name,
+        "annotators_per_clip": project.annotators_per_clip,
+        "consensus_rule": project.consensus_rule,
+        "labels_revision": project.labels_revision,
+        "include_unfinished": include_unfinished,
+    }
+    with DatasetWriter(
+        out_dir, name=project.name, schema=schema, classes=classes, source=source,
+        overwrite=overwrite, parquet=parquet,
+    ) as writer:  # fmt: skip
+        for clip in session.exec(
+            select(Clip).where(Clip.project_id == project.id).order_by(Clip.id)
+        ):
+            labels = annotations.get(clip.id, [])
+            if clip.id in decisions:
+                final, status = decisions[clip.id], "adjudicated"
+            else:
+                final, status = clip_status(
+                    [a for _, a in labels], k=project.annotators_per_clip,
+                    rule=project.consensus_rule,
+                )  # fmt: skip
+            if status not in FINAL_STATUSES:
+                if not include_unfinished:
+                    continue
+                final, status = None, "unlabelled"
+            row: dict[str, Any] = {
+                "clip_id": clip.clip_id,
+                "video": str(clip_video_path(project, clip)),
+                "start_frame": clip.start_frame,
+                "end_frame": clip.end_frame,
+                "label": clip.label,
+                "split": clip.split,
+                "attributes": final,
+                "text": compose_fg_text(final, schema) if final else None,
+                "status": status,
+                "annotations": [{"annotator": n, "attributes": a} for n, a in labels],
+            }
+            writer.add(row)
+        writer.agreement = agreement_summary(report)
+    return Path(out_dir)

@@ -1,0 +1,238 @@
+"""The annotation store's tables (SQLModel). Schema changes go through Alembic (`migrations/`).
+
+Timestamps are timezone-aware UTC; SQLite hands them back naive, so compare them through
+`as_utc`. Table names are plural and explicit (`user` is reserved in PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from fgtext.schema import DIMENSIONS
+
+Role = Literal["admin", "reviewer", "annotator"]
+ROLES: tuple[str, ...] = ("admin", "reviewer", "annotator")
+
+# Clip.status: where a clip stands in the labelling workflow.
+#   unlabelled   no annotation yet
+#   in_progress  some annotations, fewer than the project's k
+#   consensus    k annotations that meet the project's consensus rule (final)
+#   single       k = 1 and its one annotation (final)
+#   disputed     k annotations without consensus: in the review queue
+#   adjudicated  a reviewer set the final values (final)
+CLIP_STATUSES: tuple[str, ...] = (
+    "unlabelled",
+    "in_progress",
+    "consensus",
+    "single",
+    "disputed",
+    "adjudicated",
+)
+FINAL_STATUSES: tuple[str, ...] = ("consensus", "single", "adjudicated")
+
+# Named constraints, so migrations can drop and alter them by name on every back end.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A stored timestamp as an aware UTC datetime (SQLite returns them naive)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _timestamp(**kw: Any) -> Any:
+    return Field(default_factory=utc_now, sa_type=DateTime(timezone=True), **kw)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True, index=True)
+    password_hash: str = Field(max_length=500)
+    role: str = Field(max_length=20)  # one of ROLES
+    is_active: bool = True
+    created_at: datetime = _timestamp()
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "projects"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True, index=True)
+    # fgtext.schema.Schema.to_dict(): the project's own copy, so later schema files never
+    # change what its stored labels mean.
+    schema_spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    annotators_per_clip: int = 2  # k
+    consensus_rule: str = Field(default="majority", max_length=20)  # fgtext.consensus.RULES
+    # Absolute folder that relative Clip.video paths are relative to ("" if all are absolute).
+    media_root: str = Field(default="", max_length=1000)
+    # Bumped by every write that changes labels; the agreement cache is keyed by it.
+    labels_revision: int = 0
+    created_at: datetime = _timestamp()
+
+
+class ProjectClass(SQLModel, table=True):
+    """A gesture class of a project with its class-level text T_c (editable per project)."""
+
+    __tablename__ = "project_classes"
+    __table_args__ = (UniqueConstraint("project_id", "class_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    class_id: int  # the dataset's class id (Clip.label)
+    name: str = Field(max_length=300)
+    text: str = Field(max_length=2000)
+
+
+class ProjectMember(SQLModel, table=True):
+    __tablename__ = "project_members"
+
+    project_id: int = Field(foreign_key="projects.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE", index=True)
+    created_at: datetime = _timestamp()
+
+
+class Clip(SQLModel, table=True):
+    __tablename__ = "clips"
+    __table_args__ = (
+        UniqueConstraint("project_id", "clip_id"),
+        # next_clip walks this in order: a project's clips of one status and annotation count
+        # by id, so finding the next clip never sorts the project's clips
+        Index("ix_clips_assignment", "project_id", "status", "n_annotations", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", ondelete="CASCADE")
+    clip_id: str = Field(max_length=300)  # the dataset's clip id
+    video: str = Field(max_length=1000)  # relative to Project.media_root, or absolute
+    start_frame: int | None = None
+    end_frame: int | None = None  # exclusive
+    label: int  # class id
+    split: str = Field(max_length=50)
+    source: str = Field(default="", max_length=1000)  # the dataset it was added from
+    status: str = Field(default="unlabelled", max_length=20)  # one of CLIP_STATUSES
+    n_annotations: int = 0  # kept equal to the clip's annotation count (assignment reads it)
+    created_at: datetime = _timestamp()
+
+
+class Annotation(SQLModel, table=True):
+    """One annotator's four values for one clip; edits bump `version`."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (UniqueConstraint("clip_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    clip_id: int = Field(foreign_key="clips.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", index=True)
+    initiator: str = Field(max_length=100)
+    receiver: str = Field(max_length=100)
+    direction: str = Field(max_length=100)
+    motion_type: str = Field(max_length=100)
+    unsure: bool = False
+    note: str = Field(default="", max_length=2000)
+    seconds_spent: float | None = None
+    version: int = 1
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return {d: getattr(self, d) for d in DIMENSIONS}
+
+
+class Lease(SQLModel, table=True):
+    """A clip handed to an annotator by `next_clip`, reserved for them until `expires_at`."""
+
+    __tablename__ = "leases"
+    __table_args__ = (
+        UniqueConstraint("clip_id", "user_id"),
+        Index("ix_leases_project_expiry", "project_id", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", ondelete="CASCADE")
+    clip_id: int = Field(foreign_key="clips.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", index=True)
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    created_at: datetime = _timestamp()
+
+
+# Kept for readers who look for "assignments": a lease is the assignment of a clip.
+Assignment = Lease
+
+
+class Skip(SQLModel, table=True):
+    """An annotator passed on a clip; it is never handed to them again."""
+
+    __tablename__ = "skips"
+    __table_args__ = (UniqueConstraint("clip_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    clip_id: int = Field(foreign_key="clips.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", index=True)
+    reason: str = Field(max_length=2000)
+    created_at: datetime = _timestamp()
+
+
+class Adjudication(SQLModel, table=True):
+    """A reviewer's final values for a clip (one per clip; a new decision replaces it)."""
+
+    __tablename__ = "adjudications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    clip_id: int = Field(foreign_key="clips.id", unique=True, ondelete="CASCADE")
+    reviewer_id: int = Field(foreign_key="users.id", index=True)
+    initiator: str = Field(max_length=100)
+    receiver: str = Field(max_length=100)
+    direction: str = Field(max_length=100)
+    motion_type: str = Field(max_length=100)
+    reason: str = Field(max_length=2000)
+    version: int = 1
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return {d: getattr(self, d) for d in DIMENSIONS}
+
+
+class AgreementCache(SQLModel, table=True):
+    """The project's agreement report as of `labels_revision` (recomputed when it moves)."""
+
+    __tablename__ = "agreement_cache"
+
+    project_id: int = Field(foreign_key="projects.id", primary_key=True, ondelete="CASCADE")
+    labels_revision: int
+    report: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    computed_at: datetime = _timestamp()
+
+
+class AuditEvent(SQLModel, table=True):
+    """One write, recorded in the same transaction as the write itself. Append-only: the
+    store never updates or deletes these rows (a flush that tries is refused)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _timestamp(index=True)
+    actor_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    project_id: int | None = Field(default=None, index=True)  # no FK: the log outlives rows
+    action: str = Field(max_length=100)  # e.g. "annotation.submit"
+    entity_type: str = Field(max_length=50)
+    entity_id: str = Field(max_length=100)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

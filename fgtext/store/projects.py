@@ -1,0 +1,333 @@
+"""Projects (schema, classes with T_c, k, consensus rule), their members and their clips.
+
+Clips come from an FG-Text dataset or manifest (what `fgtext import ...` or `fgtext synth`
+writes). Video paths under the project's media root are stored relative to it (the app serves
+only from there); a video outside it is stored as an absolute path, which the app's media
+route refuses to serve (exports still resolve it), so give a media root that holds the videos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from fgtext.consensus import RULES
+from fgtext.dataset import ClassInfo, Dataset, class_infos, open_dataset
+from fgtext.dataset import Clip as DatasetClip
+from fgtext.schema import ClassDef, Schema
+from fgtext.store.db import audit, write_transaction
+from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
+from fgtext.store.models import Clip, Project, ProjectClass, ProjectMember, User
+
+_INSERT_CHUNK = 1000  # clips per multi-row INSERT
+
+
+@dataclass(frozen=True)
+class AddClipsResult:
+    added: int
+    unchanged: int  # clip ids the project already had (left exactly as they were)
+
+
+def _check_settings(annotators_per_clip: int, consensus_rule: str) -> None:
+    if not isinstance(annotators_per_clip, int) or annotators_per_clip < 1:
+        raise InvalidInputError(
+            f"annotators_per_clip is {annotators_per_clip!r}; expected a whole number >= 1"
+        )
+    if consensus_rule not in RULES:
+        raise InvalidInputError(
+            f"consensus rule {consensus_rule!r} is unknown; expected one of {', '.join(RULES)}"
+        )
+
+
+def create_project(
+    session: Session,
+    *,
+    name: str,
+    schema: Schema,
+    classes: Sequence[ClassDef | ClassInfo],
+    annotators_per_clip: int = 2,
+    consensus_rule: str = "majority",
+    actor: User | None,
+    media_root: Path | None = None,
+) -> Project:
+    """A project without clips; the class texts T_c default to the schema's template."""
+    name = name.strip() if isinstance(name, str) else ""
+    if not name:
+        raise InvalidInputError("project name is empty; expected a non-empty name")
+    _check_settings(annotators_per_clip, consensus_rule)
+    infos = class_infos(classes, schema)
+    if not infos:
+        raise InvalidInputError(f"project {name!r} needs at least one class")
+    with write_transaction(session):
+        project = _insert_project(
+            session, name=name, schema=schema, classes=infos, k=annotators_per_clip,
+            rule=consensus_rule, actor=actor, media_root=media_root,
+        )  # fmt: skip
+    return project
+
+
+def _insert_project(
+    session: Session,
+    *,
+    name: str,
+    schema: Schema,
+    classes: list[ClassInfo],
+    k: int,
+    rule: str,
+    actor: User | None,
+    media_root: Path | None,
+) -> Project:
+    if session.exec(select(Project).where(Project.name == name)).first() is not None:
+        raise ConflictError(f"project {name!r} exists already")
+    project = Project(
+        name=name,
+        schema_spec=schema.to_dict(),
+        annotators_per_clip=k,
+        consensus_rule=rule,
+        media_root=str(Path(media_root).resolve()) if media_root is not None else "",
+    )
+    session.add(project)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent request created it first
+        raise ConflictError(f"project {name!r} exists already") from None
+    for c in classes:
+        session.add(ProjectClass(project_id=project.id, class_id=c.id, name=c.name, text=c.text))
+    audit(
+        session, actor=actor, action="project.create", entity_type="project",
+        entity_id=project.id, project_id=project.id,
+        payload={"name": name, "annotators_per_clip": k, "consensus_rule": rule,
+                 "schema": f"{schema.name} {schema.version}", "classes": len(classes)},
+    )  # fmt: skip
+    return project
+
+
+def create_project_from_dataset(
+    session: Session,
+    *,
+    name: str | None = None,
+    dataset_dir: str | Path,
+    annotators_per_clip: int = 2,
+    consensus_rule: str = "majority",
+    actor: User | None,
+    media_root: Path | None = None,
+) -> Project:
+    """A project with the dataset's schema, classes (and their T_c) and clips, in one
+    transaction. `name` defaults to the dataset's name. Labels in the dataset are not
+    imported: the project starts unlabelled."""
+    ds = open_dataset(dataset_dir)
+    name = ds.name if name is None else name
+    name = name.strip() if isinstance(name, str) else ""
+    if not name:
+        raise InvalidInputError("project name is empty; expected a non-empty name")
+    _check_settings(annotators_per_clip, consensus_rule)
+    with write_transaction(session):
+        project = _insert_project(
+            session, name=name, schema=ds.schema, classes=ds.classes, k=annotators_per_clip,
+            rule=consensus_rule, actor=actor, media_root=media_root,
+        )  # fmt: skip
+        _add_clips(session, project, ds, actor)
+    return project
+
+
+def add_clips_from_dataset(
+    session: Session, *, project: Project, dataset_dir: str | Path, actor: User | None
+) -> AddClipsResult:
+    """Add the dataset's clips that the project lacks; clips it has (same clip_id) are left
+    untouched, labels included. The dataset's classes must be the project's."""
+    ds = open_dataset(dataset_dir)
+    with write_transaction(session, lock_project=project.id):
+        project = _reload(session, project)
+        _check_classes(session, project, ds)
+        return _add_clips(session, project, ds, actor)
+
+
+def _reload(session: Session, project: Project) -> Project:
+    fresh = session.get(Project, project.id)
+    if fresh is None:
+        raise NotFoundError(f"project {project.id} does not exist")
+    return fresh
+
+
+def _check_classes(session: Session, project: Project, ds: Dataset) -> None:
+    ours = {c.class_id: c.name for c in project_classes(session, project=project)}
+    for c in ds.classes:
+        if ours.get(c.id) != c.name:
+            have = f"{ours[c.id]!r}" if c.id in ours else "no class"
+            raise ConflictError(
+                f"{ds.root}: class {c.id} is {c.name!r} there but project {project.name!r} "
+                f"has {have} with that id; add clips from a dataset with the project's classes"
+            )
+
+
+def _video(ds: Dataset, clip: DatasetClip, media_root: str) -> str:
+    path = ds.video_path(clip).resolve()
+    if media_root:
+        try:
+            return path.relative_to(media_root).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def _add_clips(
+    session: Session, project: Project, ds: Dataset, actor: User | None
+) -> AddClipsResult:
+    existing = set(session.exec(select(Clip.clip_id).where(Clip.project_id == project.id)))
+    source = str(Path(ds.root).resolve())
+    rows: list[dict[str, Any]] = []
+    unchanged = 0
+    for clip in ds.clips():
+        if clip.clip_id in existing:
+            unchanged += 1
+            continue
+        existing.add(clip.clip_id)
+        rows.append(
+            {
+                "project_id": project.id,
+                "clip_id": clip.clip_id,
+                "video": _video(ds, clip, project.media_root),
+                "start_frame": clip.start_frame,
+                "end_frame": clip.end_frame,
+                "label": clip.label,
+                "split": clip.split,
+                "source": source,
+                "status": "unlabelled",
+                "n_annotations": 0,
+            }
+        )
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        session.execute(insert(Clip), rows[start : start + _INSERT_CHUNK])
+    audit(
+        session, actor=actor, action="project.add_clips", entity_type="project",
+        entity_id=project.id, project_id=project.id,
+        payload={"dataset": source, "added": len(rows), "unchanged": unchanged},
+    )  # fmt: skip
+    return AddClipsResult(added=len(rows), unchanged=unchanged)
+
+
+def get_project(session: Session, *, project_id: int) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFoundError(f"project {project_id} does not exist")
+    return project
+
+
+def get_project_by_name(session: Session, *, name: str) -> Project:
+    project = session.exec(select(Project).where(Project.name == name)).first()
+    if project is None:
+        names = list(session.exec(select(Project.name).order_by(Project.name).limit(20)))
+        known = ", ".join(repr(n) for n in names) if names else "none yet"
+        raise NotFoundError(f"project {name!r} does not exist (projects: {known})")
+    return project
+
+
+def list_projects(session: Session, *, user: User | None = None) -> list[Project]:
+    """All projects; for an annotator only those they are a member of."""
+    query = select(Project).order_by(Project.name)
+    if user is not None and user.role == "annotator":
+        query = query.join(ProjectMember, ProjectMember.project_id == Project.id).where(
+            ProjectMember.user_id == user.id
+        )
+    return list(session.exec(query))
+
+
+def add_member(
+    session: Session, *, project: Project, user: User, actor: User | None
+) -> ProjectMember:
+    """Make `user` a member of `project` (idempotent)."""
+    with write_transaction(session, lock_project=project.id):
+        member = session.get(ProjectMember, (project.id, user.id))
+        if member is None:
+            member = ProjectMember(project_id=project.id, user_id=user.id)
+            session.add(member)
+            audit(
+                session, actor=actor, action="project.add_member", entity_type="project",
+                entity_id=project.id, project_id=project.id, payload={"user_id": user.id},
+            )  # fmt: skip
+    return member
+
+
+def is_member(session: Session, *, project: Project, user: User) -> bool:
+    return session.get(ProjectMember, (project.id, user.id)) is not None
+
+
+def project_schema(project: Project) -> Schema:
+    """The schema the project was created with."""
+    return Schema.from_dict(project.schema_spec, source=f"project {project.name!r} schema")
+
+
+def project_classes(session: Session, *, project: Project) -> list[ProjectClass]:
+    return list(
+        session.exec(
+            select(ProjectClass)
+            .where(ProjectClass.project_id == project.id)
+            .order_by(ProjectClass.class_id)
+        )
+    )
+
+
+def update_class_text(
+    session: Session, *, project: Project, class_id: int, text: str, actor: User | None
+) -> ProjectClass:
+    """Edit a class-level description T_c."""
+    text = text.strip() if isinstance(text, str) else ""
+    if not text:
+        raise InvalidInputError("class text is empty; expected a sentence describing the class")
+    with write_transaction(session):
+        row = session.exec(
+            select(ProjectClass).where(
+                ProjectClass.project_id == project.id, ProjectClass.class_id == class_id
+            )
+        ).first()
+        if row is None:
+            raise NotFoundError(f"project {project.name!r} has no class {class_id}")
+        audit(
+            session, actor=actor, action="project.class_text", entity_type="project_class",
+            entity_id=row.id, project_id=project.id, payload={"old": row.text, "new": text},
+        )  # fmt: skip
+        row.text = text
+        session.add(row)
+    return row
+
+
+def get_clip(session: Session, *, clip_id: int) -> Clip:
+    """A clip by its database id."""
+    clip = session.get(Clip, clip_id)
+    if clip is None:
+        raise NotFoundError(f"clip {clip_id} does not exist")
+    return clip
+
+
+def list_clips(
+    session: Session, *, project: Project, offset: int = 0, limit: int = 100
+) -> list[Clip]:
+    return list(
+        session.exec(
+            select(Clip)
+            .where(Clip.project_id == project.id)
+            .order_by(Clip.id)
+            .offset(max(offset, 0))
+            .limit(max(limit, 0))
+        )
+    )
+
+
+def count_clips(session: Session, *, project: Project) -> int:
+    return session.exec(
+        select(func.count()).select_from(Clip).where(Clip.project_id == project.id)
+    ).one()
+
+
+def clip_video_path(project: Project, clip: Clip) -> Path:
+    """The clip's video as an absolute path (relative ones are under the media root)."""
+    path = Path(clip.video)
+    if path.is_absolute() or not project.media_root:
+        return path
+    return Path(project.media_root) / path

@@ -1,0 +1,271 @@
+"""Final labels, agreement, the review queue and adjudication.
+
+A clip's status follows from its annotations and the project's settings (see
+`models.CLIP_STATUSES`): with k annotations it is final when they meet the project's consensus
+rule (`fgtext.consensus.consensus`, the same rule `fgtext merge` applies), otherwise it is
+disputed and waits in the review queue until a reviewer adjudicates it. The stored
+`Clip.status` is refreshed in the transaction of every write that can change it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from fgtext.agreement import LabelTable, agreement_report
+from fgtext.consensus import consensus
+from fgtext.store.db import audit, write_transaction
+from fgtext.store.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from fgtext.store.labels import validate_attributes
+from fgtext.store.models import (
+    FINAL_STATUSES,
+    Adjudication,
+    AgreementCache,
+    Annotation,
+    Clip,
+    Project,
+    ProjectClass,
+    User,
+    utc_now,
+)
+from fgtext.store.projects import project_schema
+
+REVIEWER_ROLES = ("reviewer", "admin")
+AGREEMENT_BOOTSTRAP = 1000
+
+
+def clip_status(
+    annotations: list[Mapping[str, str]], *, k: int, rule: str
+) -> tuple[dict[str, str] | None, str]:
+    """(final attributes or None, status) of a clip from its annotations' attributes."""
+    if not annotations:
+        return None, "unlabelled"
+    if len(annotations) < k:
+        return None, "in_progress"
+    return consensus(annotations, rule)
+
+
+def refresh_clip_status(
+    session: Session,
+    *,
+    clip: Clip,
+    project: Project,
+    labels: list[Mapping[str, str]] | None = None,
+) -> str:
+    """Recompute and set `clip.status` (inside the write transaction); `labels` are the
+    clip's annotations' attributes when the caller has them at hand, else they are read."""
+    # Every adjudication sets the status, and nothing takes it back: a reviewer's word stands.
+    if clip.status != "adjudicated":
+        if labels is None:
+            rows = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
+            labels = [a.attributes for a in rows]
+        _, clip.status = clip_status(
+            labels, k=project.annotators_per_clip, rule=project.consensus_rule
+        )
+        session.add(clip)
+    return clip.status
+
+
+def clip_final_labels(session: Session, *, clip: Clip) -> tuple[dict[str, str] | None, str]:
+    """(final attributes or None, status): the reviewer's values for an adjudicated clip, the
+    consensus of its annotations for a final one, None for the rest (status says why)."""
+    project = session.get(Project, clip.project_id)
+    adjudication = session.exec(select(Adjudication).where(Adjudication.clip_id == clip.id)).first()
+    if adjudication is not None:
+        return adjudication.attributes, "adjudicated"
+    rows = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
+    return clip_status(
+        [a.attributes for a in rows], k=project.annotators_per_clip,
+        rule=project.consensus_rule,
+    )  # fmt: skip
+
+
+def review_queue(session: Session, *, project: Project) -> list[Clip]:
+    """Clips with k annotations and no consensus, not yet adjudicated; oldest first."""
+    return list(
+        session.exec(
+            select(Clip)
+            .where(Clip.project_id == project.id, Clip.status == "disputed")
+            .order_by(Clip.id)
+        )
+    )
+
+
+def adjudicate(
+    session: Session,
+    *,
+    clip: Clip,
+    reviewer: User,
+    attributes: Mapping[str, str],
+    reason: str,
+) -> Adjudication:
+    """Set a clip's final values (reviewers and admins). A later decision replaces an earlier
+    one (its version goes up); both are in the audit log."""
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise InvalidInputError("an adjudication needs a reason (why these are the values)")
+    with write_transaction(session, lock_project=clip.project_id):
+        reviewer = session.get(User, reviewer.id)
+        if reviewer.role not in REVIEWER_ROLES or not reviewer.is_active:
+            raise PermissionDeniedError(
+                f"user {reviewer.username!r} is not an active reviewer or admin; "
+                "only they adjudicate"
+            )
+        clip = session.get(Clip, clip.id, populate_existing=True)
+        if clip is None:
+            raise NotFoundError("clip does not exist")
+        project = session.get(Project, clip.project_id)
+        values = validate_attributes(project_schema(project), attributes)
+        decision = session.exec(select(Adjudication).where(Adjudication.clip_id == clip.id)).first()
+        previous = decision.attributes if decision is not None else None
+        if decision is None:
+            decision = Adjudication(
+                clip_id=clip.id, reviewer_id=reviewer.id, reason=reason, **values
+            )
+        else:
+            for d, v in values.items():
+                setattr(decision, d, v)
+            decision.reviewer_id, decision.reason = reviewer.id, reason
+            decision.version += 1
+            decision.updated_at = utc_now()
+        session.add(decision)
+        clip.status = "adjudicated"
+        session.add(clip)
+        session.flush()
+        session.execute(
+            update(Project)
+            .where(Project.id == project.id)
+            .values(labels_revision=Project.labels_revision + 1)
+        )
+        audit(
+            session, actor=reviewer, action="clip.adjudicate", entity_type="clip",
+            entity_id=clip.id, project_id=project.id,
+            payload={"attributes": values, "previous": previous, "reason": reason},
+        )  # fmt: skip
+    return decision
+
+
+# -- agreement --------------------------------------------------------------------------------
+
+
+def _empty_report() -> dict[str, Any]:
+    return {
+        "n_clips": 0, "n_annotators": 0, "n_labels": 0, "annotators": [], "dimensions": {},
+        "bootstrap": {"n_resamples": 0},
+    }  # fmt: skip
+
+
+def label_rows(session: Session, *, project: Project) -> list[dict[str, Any]]:
+    """Long rows (clip_id, annotator, class, four dimensions) of every stored annotation."""
+    class_names = dict(
+        session.exec(
+            select(ProjectClass.class_id, ProjectClass.name).where(
+                ProjectClass.project_id == project.id
+            )
+        ).all()
+    )
+    rows = session.exec(
+        select(Clip.clip_id, Clip.label, User.username, Annotation)
+        .join(Annotation, Annotation.clip_id == Clip.id)
+        .join(User, User.id == Annotation.user_id)
+        .where(Clip.project_id == project.id)
+        .order_by(Clip.id, Annotation.id)
+    ).all()
+    return [
+        {"clip_id": clip_id, "annotator": username,
+         "class": class_names.get(label, str(label)), **a.attributes}
+        for clip_id, label, username, a in rows
+    ]  # fmt: skip
+
+
+def project_agreement(session: Session, *, project: Project) -> dict[str, Any]:
+    """The project's `fgtext.agreement` report (`AgreementReport.to_dict()`: per dimension,
+    per annotator pair, per class) of its stored annotations; cached in the database and
+    recomputed only when its labels changed since."""
+    revision = session.exec(select(Project.labels_revision).where(Project.id == project.id)).one()
+    cached = session.get(AgreementCache, project.id, populate_existing=True)
+    if cached is not None and cached.labels_revision == revision:
+        return cached.report
+    rows = label_rows(session, project=project)
+    report = (
+        agreement_report(LabelTable.from_rows(rows), n_bootstrap=AGREEMENT_BOOTSTRAP).to_dict()
+        if rows
+        else _empty_report()
+    )
+    with write_transaction(session, lock_project=project.id):
+        # Another request may have cached a newer revision meanwhile; never go backwards.
+        cached = session.get(AgreementCache, project.id, populate_existing=True)
+        if cached is None:
+            session.add(
+                AgreementCache(project_id=project.id, labels_revision=revision, report=report)
+            )
+        elif cached.labels_revision < revision:
+            cached.labels_revision, cached.report = revision, report
+            cached.computed_at = utc_now()
+            session.add(cached)
+    return report
+
+
+def agreement_summary(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """dataset.json's "agreement" (as `AgreementReport.summary()`) from a report dict."""
+    return {
+        name: {
+            "krippendorff_alpha": figures["krippendorff_alpha"]["value"],
+            "ci95": figures["krippendorff_alpha"]["ci95"],
+            "fleiss_kappa": figures["fleiss_kappa"]["value"],
+            "percent_agreement": figures["percent_agreement"]["value"],
+        }
+        for name, figures in report.get("dimensions", {}).items()
+    }
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+
+def project_progress(session: Session, *, project: Project) -> dict[str, Any]:
+    """Clips by status (total, final, in review, remaining) and per annotator the number of
+    annotations and the median seconds spent per clip."""
+    by_status = dict.fromkeys(
+        ("unlabelled", "in_progress", "consensus", "single", "disputed", "adjudicated"), 0
+    )
+    for status, n in session.exec(
+        select(Clip.status, func.count()).where(Clip.project_id == project.id).group_by(Clip.status)
+    ).all():
+        by_status[status] = n
+    seconds: dict[tuple[int, str], list[float]] = defaultdict(list)
+    counts: dict[tuple[int, str], int] = defaultdict(int)
+    for user_id, username, spent in session.exec(
+        select(User.id, User.username, Annotation.seconds_spent)
+        .join(Annotation, Annotation.user_id == User.id)
+        .join(Clip, Clip.id == Annotation.clip_id)
+        .where(Clip.project_id == project.id)
+    ).all():
+        counts[user_id, username] += 1
+        if spent is not None:
+            seconds[user_id, username].append(spent)
+    total = sum(by_status.values())
+    final = sum(by_status[s] for s in FINAL_STATUSES)
+    return {
+        "clips": total,
+        "final": final,
+        "in_review": by_status["disputed"],
+        "remaining": total - final - by_status["disputed"],
+        "by_status": by_status,
+        "annotations": sum(counts.values()),
+        "annotators": [
+            {
+                "user_id": user_id,
+                "username": username,
+                "annotations": n,
+                "median_seconds": statistics.median(seconds[user_id, username])
+                if seconds[user_id, username]
+                else None,
+            }
+            for (user_id, username), n in sorted(counts.items(), key=lambda kv: kv[0][1])
+        ],
+    }

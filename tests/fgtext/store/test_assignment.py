@@ -1,0 +1,164 @@
+"""next_clip / skip_clip: order, leases, skips, and no over-assignment under real concurrency."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from fgtext import store
+from fgtext.store import assignment
+from tests.fgtext.store.helpers import LABELS, make_project
+
+
+def test_next_clip_finishes_started_clips_first_and_renews_its_lease(
+    session, admin, make_annotators
+):
+    project = make_project(session, admin, n_clips=3, k=2)
+    a, b, c = make_annotators(3, project)
+    first = store.next_clip(session, project=project, user=a)
+    assert first.clip_id == "c000"
+    again = store.next_clip(session, project=project, user=a, lease_seconds=900)
+    assert again.id == first.id  # same clip while the lease lives
+    leases = session.exec(select(store.Lease)).all()
+    assert len(leases) == 1
+    assert store.models.as_utc(leases[0].expires_at) > store.models.utc_now() + timedelta(
+        seconds=800
+    )
+
+    # b is offered c000 too (k=2: one slot left beside a's lease) ...
+    assert store.next_clip(session, project=project, user=b).clip_id == "c000"
+    # ... and c gets c001: c000 has a's and b's leases, no room
+    assert store.next_clip(session, project=project, user=c).clip_id == "c001"
+    store.submit_annotation(session, clip=first, user=a, attributes=LABELS)
+    # a labelled c000; c001 has one lease (c's): a gets it (started clips first, then oldest)
+    assert store.next_clip(session, project=project, user=a).clip_id == "c001"
+
+
+def test_partly_labelled_clips_come_before_fresh_ones(session, admin, make_annotators):
+    project = make_project(session, admin, n_clips=4, k=3)
+    a, b = make_annotators(2, project)
+    last = store.list_clips(session, project=project)[-1]
+    store.submit_annotation(session, clip=last, user=a, attributes=LABELS)  # free capacity
+    assert store.next_clip(session, project=project, user=b).clip_id == "c003"
+
+
+def test_skip_releases_the_lease_and_is_never_offered_again(session, admin, make_annotators):
+    project = make_project(session, admin, n_clips=3, k=1)
+    a, b, c = make_annotators(3, project)
+    clip = store.next_clip(session, project=project, user=a)
+    assert store.next_clip(session, project=project, user=b).clip_id == "c001"  # c000 is leased
+    skip = store.skip_clip(session, project=project, clip=clip, user=a, reason="video is black")
+    assert skip.reason == "video is black"
+    assert store.next_clip(session, project=project, user=a).clip_id == "c002"  # not c000 again
+    assert store.next_clip(session, project=project, user=c).clip_id == "c000"  # lease released
+    store.skip_clip(session, project=project, clip=clip, user=a, reason="twice")  # idempotent
+    assert [(s.clip_id, s.reason) for s in store.list_skips(session, project=project)] == [
+        (clip.id, "video is black")
+    ]
+    with pytest.raises(store.InvalidInputError, match="a skip needs a reason"):
+        store.skip_clip(session, project=project, clip=clip, user=b, reason="  ")
+    actions = session.exec(select(store.AuditEvent.action)).all()
+    assert actions.count("clip.skip") == 1 and actions.count("clip.lease") == 4
+
+
+def test_expired_leases_free_the_clip(session, admin, make_annotators, monkeypatch):
+    project = make_project(session, admin, n_clips=1, k=1)
+    a, b = make_annotators(2, project)
+    clip = store.next_clip(session, project=project, user=a, lease_seconds=60)
+    assert store.next_clip(session, project=project, user=b) is None
+    later = store.models.utc_now() + timedelta(seconds=61)
+    monkeypatch.setattr(assignment, "utc_now", lambda: later)
+    assert store.next_clip(session, project=project, user=b).id == clip.id
+
+
+def test_no_clip_left_and_non_members(session, admin, make_annotators):
+    project = make_project(session, admin, n_clips=1, k=1)
+    (a,) = make_annotators(1, project)
+    (outsider,) = make_annotators(1, prefix="out")
+    clip = store.next_clip(session, project=project, user=a)
+    store.submit_annotation(session, clip=clip, user=a, attributes=LABELS)
+    assert store.next_clip(session, project=project, user=a) is None
+    with pytest.raises(store.PermissionDeniedError, match="'out0' is not a member of project 'p'"):
+        store.next_clip(session, project=project, user=outsider)
+    store.update_user(session, user=a, is_active=False, actor=admin)
+    with pytest.raises(store.PermissionDeniedError, match="user 'ann0' is deactivated"):
+        store.next_clip(session, project=project, user=a)
+
+
+def _hammer(engine, project_id, users, *, submit: bool, rounds: int):
+    """Each user in its own thread asks for clips (and labels them) until none is left."""
+    handed: dict[int, set[int]] = defaultdict(set)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(len(users))
+
+    def work(user_id: int) -> None:
+        try:
+            with Session(engine) as session:
+                project = session.get(store.Project, project_id)
+                user = session.get(store.User, user_id)
+                session.commit()  # back to the pool: 16 threads share 15 connections
+                start.wait(timeout=60)
+                for _ in range(rounds):
+                    clip = store.next_clip(session, project=project, user=user)
+                    if clip is None:
+                        return
+                    # asking again while holding the lease returns the same clip
+                    assert store.next_clip(session, project=project, user=user).id == clip.id
+                    with lock:
+                        handed[clip.id].add(user_id)
+                    if submit:
+                        store.submit_annotation(session, clip=clip, user=user, attributes=LABELS)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(u.id,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return handed, errors
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_sixteen_concurrent_annotators_never_over_assign(
+    engine, session, admin, make_annotators, k
+):
+    project = make_project(session, admin, n_clips=12, k=k)
+    users = make_annotators(16, project)
+    handed, errors = _hammer(engine, project.id, users, submit=True, rounds=100)
+    assert errors == []
+    session.rollback()  # end this session's read snapshot (SQLite WAL) to see the threads' work
+    assert max(len(holders) for holders in handed.values()) <= k
+    counts = defaultdict(int)
+    for annotation in session.exec(select(store.Annotation)).all():
+        counts[annotation.clip_id] += 1
+    # every clip got exactly k annotations: none over-assigned, none lost
+    assert sorted(counts.values()) == [k] * 12
+    clips = store.list_clips(session, project=project)
+    assert {(c.n_annotations, c.status) for c in clips} == {(k, "consensus")}
+    assert session.exec(select(store.Lease)).all() == []
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_concurrent_leases_fill_exactly_the_capacity(engine, session, admin, make_annotators, k):
+    project = make_project(session, admin, n_clips=3, k=k)
+    users = make_annotators(16, project)
+    handed, errors = _hammer(engine, project.id, users, submit=False, rounds=1)
+    assert errors == []
+    assert sorted(len(h) for h in handed.values()) == [k, k, k]  # 3k of the 16 got a clip
+
+
+def test_a_lease_on_a_clip_a_reviewer_finalised_is_dropped(session, admin, make_annotators):
+    project = make_project(session, admin, n_clips=2, k=2)
+    (a,) = make_annotators(1, project)
+    clip = store.next_clip(session, project=project, user=a)
+    store.adjudicate(session, clip=clip, reviewer=admin, attributes=LABELS, reason="obvious")
+    assert store.next_clip(session, project=project, user=a).clip_id == "c001"
+    assert [lease.clip_id for lease in session.exec(select(store.Lease)).all()] == [
+        store.list_clips(session, project=project)[1].id
+    ]

@@ -1,0 +1,193 @@
+"""Export round trip (store -> fgtext-dataset/1 -> open_dataset) and the `fgtext export` /
+`fgtext db` commands, on both back ends."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from fgtext import store
+from fgtext.cli import main
+from fgtext.compose import compose_fg_text
+from fgtext.consensus import consensus
+from fgtext.dataset import open_dataset, validate_dataset
+from fgtext.errors import FgTextError
+from fgtext.merge import merge_labels, write_labels_csv
+from fgtext.synth import simulated_labels
+
+
+def fgtext(capsys, *args: object) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = e.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def labelled(session, admin, synth_project, synth_dataset):
+    """The synthetic project labelled by its three simulated annotators; the first 8 clips
+    fully (disputed ones adjudicated with the ground truth), clips 9-10 by one annotator, the
+    last two not at all."""
+    ds = open_dataset(synth_dataset)
+    names = sorted({a.annotator for c in ds.clips() for a in c.annotations})
+    users = {}
+    for name in names:
+        users[name] = store.create_user(session, username=name, password_hash="h", role="annotator")
+        store.add_member(session, project=synth_project, user=users[name], actor=admin)
+    reviewer = store.create_user(session, username="rev", password_hash="h", role="reviewer")
+    clips = {c.clip_id: c for c in store.list_clips(session, project=synth_project)}
+    truth = {}
+    for i, clip in enumerate(ds.clips()):
+        truth[clip.clip_id] = clip.attributes
+        for a in clip.annotations[: 3 if i < 8 else 1 if i < 10 else 0]:
+            store.submit_annotation(
+                session, clip=clips[clip.clip_id], user=users[a.annotator], attributes=a.attributes
+            )
+    for clip in store.review_queue(session, project=synth_project):
+        store.adjudicate(
+            session, clip=clip, reviewer=reviewer, attributes=truth[clip.clip_id], reason="truth"
+        )
+    return synth_project, truth
+
+
+def test_export_round_trip_matches_the_submitted_labels(session, labelled, synth_dataset, tmp_path):
+    project, truth = labelled
+    out = store.export_project(session, project=project, out_dir=tmp_path / "export")
+    exported = open_dataset(out)
+    source = open_dataset(synth_dataset)
+    assert validate_dataset(out)["clips"] == 8
+    assert exported.schema == source.schema and exported.classes == source.classes
+    simulated = {c.clip_id: c for c in source.clips()}
+    adjudicated = 0
+    for clip in exported.clips():
+        given = simulated[clip.clip_id]
+        assert [a.model_dump() for a in clip.annotations] == [
+            a.model_dump() for a in given.annotations
+        ]
+        final, status = consensus([a.attributes for a in given.annotations], "majority")
+        if status == "disputed":
+            final, status = truth[clip.clip_id], "adjudicated"
+            adjudicated += 1
+        assert (clip.attributes, clip.status) == (final, status)
+        assert clip.text == compose_fg_text(final, source.schema)
+        assert (clip.label, clip.split) == (given.label, given.split)
+        assert exported.video_path(clip) == source.video_path(given).resolve()
+    assert adjudicated >= 1  # the fixture's labels include disputes (annotator_error 0.3)
+    assert exported.info.source["project"] == "synth"
+    assert exported.info.source["consensus_rule"] == "majority"
+
+    with pytest.raises(FgTextError, match="exists and is not empty; pass --overwrite"):
+        store.export_project(session, project=project, out_dir=out)
+    everything = store.export_project(
+        session, project=project, out_dir=out, include_unfinished=True, overwrite=True
+    )
+    clips = list(open_dataset(everything).clips())
+    assert len(clips) == 12
+    unfinished = [c for c in clips if c.status == "unlabelled"]
+    assert [len(c.annotations) for c in unfinished] == [1, 1, 0, 0]
+    assert all(c.attributes is None and c.text is None for c in unfinished)
+
+
+def test_export_agrees_with_fgtext_merge_on_the_same_labels(
+    session, labelled, synth_dataset, tmp_path
+):
+    """Two code paths, one answer: the store's export and `fgtext merge` of a labels CSV with
+    exactly the labels the store holds (same final values, same agreement figures)."""
+    project, _ = labelled
+    order = [c.clip_id for c in open_dataset(synth_dataset).clips()]
+    rows, seen = [], {}
+    for row in simulated_labels(synth_dataset):  # what the fixture submitted, in its order
+        i = order.index(row["clip_id"])
+        seen[i] = seen.get(i, 0) + 1
+        if seen[i] <= (3 if i < 8 else 1 if i < 10 else 0):
+            rows.append(row)
+    merge_labels(synth_dataset, write_labels_csv(rows, tmp_path / "labels.csv"),
+                 tmp_path / "merged", rule="majority")  # fmt: skip
+    merged = open_dataset(tmp_path / "merged")
+    ours = open_dataset(store.export_project(session, project=project, out_dir=tmp_path / "ours"))
+    exported = {c.clip_id: c for c in ours.clips()}
+    statuses = {}
+    for clip in merged.clips():
+        statuses[clip.clip_id] = clip.status
+        if clip.status == "consensus":
+            assert exported[clip.clip_id].attributes == clip.attributes
+            assert exported[clip.clip_id].annotations == clip.annotations
+    # merge finalises a one-label clip ("single"); the store waits for k = 3 labels
+    assert sorted(c for c, s in statuses.items() if s == "single") == sorted(order[8:10])
+    assert ours.info.agreement == merged.info.agreement
+    assert ours.info.agreement["motion_type"]["krippendorff_alpha"] is not None
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+
+
+def test_db_commands_through_the_cli(database_url, capsys):
+    code, out, err = fgtext(capsys, "db", "status", "--db", database_url)
+    assert code == 0 and "has no fgtext tables yet; this fgtext needs revision 0001" in out
+    code, out, err = fgtext(capsys, "db", "upgrade", "--db", database_url)
+    assert code == 0 and "from revision none to 0001" in out, err
+    code, out, _ = fgtext(capsys, "db", "upgrade", "--db", database_url)
+    assert code == 0 and "is already at revision 0001" in out
+    code, out, _ = fgtext(capsys, "db", "status", "--db", database_url, "--json")
+    assert code == 0 and json.loads(out)["is_current"] is True
+    code, out, _ = fgtext(capsys, "db", "downgrade", "--db", database_url, "--revision", "base")
+    assert code == 0 and "from revision 0001 to base" in out
+
+
+def test_db_upgrade_as_a_real_process(tmp_path):
+    url = f"sqlite:///{tmp_path / 'proc.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "fgtext.cli", "db", "upgrade"],
+        capture_output=True, text=True, env={"FGTEXT_DATABASE_URL": url, "PATH": "/usr/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"Upgraded {url} from revision none to 0001" in done.stdout
+
+
+def test_export_through_the_cli(engine, database_url, labelled, tmp_path, capsys):
+    out = tmp_path / "cli-export"
+    code, stdout, err = fgtext(
+        capsys, "export", "--db", database_url, "--project", "synth", "--out", out
+    )
+    assert code == 0, err
+    assert "Wrote 8 clips of project 'synth'" in stdout
+    assert len(open_dataset(out)) == 8
+    code, stdout, err = fgtext(
+        capsys, "export", "--db", database_url, "--project", "synth", "--out", out,
+        "--include-unfinished", "--overwrite", "--parquet",
+    )  # fmt: skip
+    assert code == 0 and "Wrote 12 clips" in stdout and "unlabelled 4" in stdout
+    import pyarrow.parquet as pq
+
+    flat = pq.read_table(out / "clips.parquet").to_pylist()
+    assert [r["clip_id"] for r in flat] == [c.clip_id for c in open_dataset(out).clips()]
+
+
+def test_cli_errors_are_one_line(engine, database_url, tmp_path, capsys):
+    code, _, err = fgtext(
+        capsys, "export", "--db", database_url, "--project", "nope", "--out", tmp_path / "x"
+    )
+    assert code == 1
+    assert err.strip() == "error: project 'nope' does not exist (projects: none yet)"
+
+    unreachable = "postgresql://nobody@127.0.0.1:1/nowhere"
+    code, _, err = fgtext(capsys, "db", "upgrade", "--db", unreachable)
+    assert code == 1 and err.startswith("error: cannot connect to postgresql+psycopg://nobody@")
+    assert len(err.strip().splitlines()) == 1
+
+    code, _, err = fgtext(capsys, "export", "--db", "nonsense", "--project", "p", "--out", tmp_path)
+    assert code == 1 and "database URL 'nonsense' is not a URL" in err
+
+
+def test_export_refuses_an_outdated_database(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    code, _, err = fgtext(capsys, "export", "--db", url, "--project", "p", "--out", tmp_path / "o")
+    assert code == 1
+    assert f"upgrade it with: fgtext db upgrade --db {url}" in err
