@@ -1,9 +1,187 @@
-"""`fgtext-annotator`: the annotation web app's command (serve, create-user) is not built yet."""
+"""`fgtext-annotator`: serve the annotation app; create users and projects from the shell.
+
+Settings come from the FGTEXT_* environment (see annotator.settings); `--db` overrides
+FGTEXT_DATABASE_URL. Every user mistake is one line `error: ...` on stderr and exit status 1.
+"""
+
+from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlmodel import Session
+
+from annotator.settings import Settings, load_settings
+from fgtext.errors import FgTextError
+
+app = typer.Typer(
+    help="FG-Text annotator: the annotation web app and its administration.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out_console = Console(soft_wrap=True)
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: FGTEXT_DATABASE_URL or sqlite:///./fgtext.db)."
+    ),
+]
 
 
-def main() -> None:
-    print("fgtext-annotator: the annotation web app is not part of this release yet "
-          "(see the README); use `fgtext` for datasets and agreement.", file=sys.stderr)
-    raise SystemExit(1)
+def _settings(db: str | None) -> Settings:
+    return load_settings(database_url=db) if db else load_settings()
+
+
+@contextmanager
+def _store_session(settings: Settings) -> Iterator[Session]:
+    from fgtext import store
+
+    engine = store.create_db_engine(settings.database_url)
+    try:
+        store.require_current_schema(engine, auto_upgrade=settings.should_auto_upgrade)
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    db: DbOption = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the web app (uvicorn, one process)."""
+    import uvicorn
+
+    from annotator.app import create_app
+
+    settings = _settings(db)
+    application = create_app(settings)  # refuses an outdated database before listening
+    out_console.print(
+        f"FG-Text annotator on http://{host}:{port} (API docs /docs; env {settings.env}; "
+        f"media root {settings.media_root.resolve()})"
+    )
+    # One process: the login rate limit and SQLite's single writer assume it.
+    uvicorn.run(application, host=host, port=port, log_level=log_level, proxy_headers=True)
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise FgTextError(
+                "--password-stdin: stdin was empty; expected the password on one line"
+            )
+        return password
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@app.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Argument(help="The login name.")],
+    role: Annotated[
+        str, typer.Option(help="admin, reviewer or annotator.", case_sensitive=False)
+    ] = "annotator",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin (one line).")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Create a user (e.g. the first admin); the password is prompted for unless piped."""
+    from annotator.auth import hash_password
+    from annotator.policy import ROLES
+    from fgtext import store
+
+    role = role.lower()
+    if role not in ROLES:
+        raise FgTextError(f"--role {role!r}: expected one of {', '.join(ROLES)}")
+    with _store_session(_settings(db)) as session:  # a bad --db fails before the prompt
+        password_hash = hash_password(_read_password(password_stdin))
+        user = store.create_user(session, username=username, password_hash=password_hash, role=role)
+        out_console.print(f"Created {user.role} [bold]{escape(user.username)}[/] (id {user.id})")
+
+
+@app.command("create-project")
+def create_project(
+    name: Annotated[str, typer.Argument(help="The project's name.")],
+    dataset: Annotated[
+        Path,
+        typer.Option("--from", help="An FG-Text dataset or manifest folder inside the media root."),
+    ],
+    k: Annotated[int, typer.Option("--k", help="Annotators per clip.", min=1)] = 2,
+    rule: Annotated[str, typer.Option(help="Consensus rule: majority or unanimous.")] = "majority",
+    member: Annotated[
+        list[str] | None, typer.Option(help="Add this user as a member (repeatable).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a project from a dataset's clips (its labels are not imported)."""
+    from annotator.media import resolve_dataset_dir
+    from fgtext import store
+
+    settings = _settings(db)
+    dataset_dir = resolve_dataset_dir(settings.media_root, str(dataset.resolve()))
+    with _store_session(settings) as session:
+        members = [_user(session, username) for username in member or []]
+        project = store.create_project_from_dataset(
+            session, name=name, dataset_dir=dataset_dir, annotators_per_clip=k,
+            consensus_rule=rule, actor=None, media_root=settings.media_root.resolve(),
+        )  # fmt: skip
+        for user in members:
+            store.add_member(session, project=project, user=user, actor=None)
+        clips = store.count_clips(session, project=project)
+        out_console.print(
+            f"Created project [bold]{escape(project.name)}[/] (id {project.id}): {clips} clips, "
+            f"k={project.annotators_per_clip}, rule {project.consensus_rule}"
+            + (f", members {', '.join(u.username for u in members)}" if members else "")
+        )
+
+
+@app.command("add-member")
+def add_member(
+    project: Annotated[str, typer.Argument(help="The project's name.")],
+    username: Annotated[str, typer.Argument(help="The user to add.")],
+    db: DbOption = None,
+) -> None:
+    """Let a user work on a project."""
+    from fgtext import store
+
+    with _store_session(_settings(db)) as session:
+        found = store.get_project_by_name(session, name=project)
+        user = _user(session, username)
+        store.add_member(session, project=found, user=user, actor=None)
+        out_console.print(f"{escape(user.username)} is a member of {escape(found.name)}")
+
+
+def _user(session: Session, username: str):
+    from fgtext import store
+
+    user = store.get_user_by_username(session, username=username)
+    if user is None:
+        raise FgTextError(f"user {username!r} does not exist; create it with create-user")
+    return user
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, prog_name="fgtext-annotator")
+    except (FgTextError, OSError) as e:  # OSError: a port in use, permissions, ...
+        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+"""The JSON API, mounted at /api/v1 (OpenAPI at /api/v1/openapi.json, docs at /docs)."""
+
+from fastapi import APIRouter, Depends
+
+from annotator.api import annotations, assignment, auth, export, projects, review, users
+from annotator.auth import require_csrf
+
+API_PREFIX = "/api/v1"
+
+api_router = APIRouter(prefix=API_PREFIX)
+api_router.include_router(auth.router)  # login is exempt from CSRF; logout is not
+for module in (users, projects, assignment, annotations, review, export):
+    api_router.include_router(module.router, dependencies=[Depends(require_csrf)])

@@ -1,0 +1,77 @@
+"""Annotations: submit, edit with optimistic versioning, read, list one's own."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from annotator.api.models import AnnotationPublic, AnnotationSubmit, AnnotationUpdate
+from annotator.deps import CurrentUser, SessionDep
+from annotator.policy import (
+    require_annotation_edit,
+    require_annotation_read,
+    require_clip_access,
+    require_project_access,
+)
+from fgtext import store
+from fgtext.store import Annotation
+
+router = APIRouter(tags=["annotations"])
+
+
+@router.post(
+    "/clips/{clip_id}/annotations",
+    response_model=AnnotationPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {"description": "A different annotation of this clip exists, or the clip is full"},
+        422: {"description": "A value the project's schema does not allow"},
+    },
+)
+def submit_annotation(
+    clip_id: int, body: AnnotationSubmit, session: SessionDep, user: CurrentUser
+) -> Annotation:
+    """Label a clip. Sending the same values again returns the stored annotation unchanged."""
+    clip, _ = require_clip_access(session, user, clip_id)
+    return store.submit_annotation(
+        session,
+        clip=clip,
+        user=user,
+        attributes=body.attributes,
+        unsure=body.unsure,
+        note=body.note,
+        seconds_spent=body.seconds_spent,
+    )
+
+
+@router.get("/annotations/{annotation_id}", response_model=AnnotationPublic)
+def get_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> Annotation:
+    """One's own annotation (reviewers and admins: anyone's in their projects)."""
+    return require_annotation_read(session, user, annotation_id)
+
+
+@router.put(
+    "/annotations/{annotation_id}",
+    response_model=AnnotationPublic,
+    responses={409: {"description": "`version` is not the stored version: nothing was changed"}},
+)
+def update_annotation(
+    annotation_id: int, body: AnnotationUpdate, session: SessionDep, user: CurrentUser
+) -> Annotation:
+    """Change one's own annotation; `version` must be the version it was read at."""
+    annotation = require_annotation_edit(session, user, annotation_id)
+    return store.update_annotation(
+        session,
+        annotation=annotation,
+        user=user,
+        attributes=body.attributes,
+        expected_version=body.version,
+        unsure=body.unsure,
+        note=body.note,
+        seconds_spent=body.seconds_spent,
+    )
+
+
+@router.get("/projects/{project_id}/annotations/mine", response_model=list[AnnotationPublic])
+def my_annotations(project_id: int, session: SessionDep, user: CurrentUser) -> list[Annotation]:
+    project = require_project_access(session, user, project_id)
+    return store.list_annotations(session, project=project, user=user)

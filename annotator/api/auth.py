@@ -1,0 +1,72 @@
+"""Log in and out; who am I (and my CSRF token)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+
+from annotator.api.models import LoginRequest, SessionPublic, UserPublic
+from annotator.auth import (
+    csrf_token,
+    end_session,
+    hash_password,
+    needs_rehash,
+    require_csrf,
+    start_session,
+    verify_password,
+)
+from annotator.deps import CurrentUser, SessionDep
+from fgtext import store
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/login",
+    response_model=SessionPublic,
+    responses={
+        401: {"description": "Wrong username or password"},
+        429: {"description": "Too many failed logins"},
+    },
+)
+def login(body: LoginRequest, request: Request, session: SessionDep) -> SessionPublic:
+    """Start a session (an HttpOnly cookie) and return the CSRF token for later writes."""
+    limiter = request.app.state.login_limiter
+    client = _client_address(request)
+    wait = limiter.retry_after(body.username, client)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed logins for {body.username!r}; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    user = store.get_user_by_username(session, username=body.username)
+    password_ok = verify_password(user.password_hash if user else None, body.password)
+    if user is None or not password_ok or not user.is_active:
+        limiter.record_failure(body.username, client)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+    limiter.reset(body.username, client)
+    if needs_rehash(user.password_hash):  # argon2 parameters were raised since it was hashed
+        user = store.update_user(
+            session, user=user, password_hash=hash_password(body.password), actor=user
+        )
+    token = start_session(request, user.id, user.password_hash)
+    return SessionPublic(user=UserPublic.model_validate(user), csrf_token=token)
+
+
+@router.post(
+    "/logout", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(require_csrf)]
+)
+def logout(request: Request) -> None:
+    end_session(request)
+
+
+@router.get("/me", response_model=SessionPublic)
+def me(request: Request, user: CurrentUser) -> SessionPublic:
+    token = csrf_token(request)
+    if token is None:  # a session from before CSRF tokens: give it one
+        token = start_session(request, user.id, user.password_hash)
+    return SessionPublic(user=UserPublic.model_validate(user), csrf_token=token)

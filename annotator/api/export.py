@@ -1,0 +1,56 @@
+"""Export download: the project's labels as a zipped `fgtext-dataset/1` (admins)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from annotator.deps import CurrentUser, SessionDep
+from annotator.policy import ADMIN, require_project_access, require_role
+from fgtext import store
+
+router = APIRouter(tags=["export"])
+
+
+def _file_stem(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "-", name).strip("-.") or "project"
+
+
+@router.get(
+    "/projects/{project_id}/export",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "The dataset, zipped"}},
+)
+def export_project(
+    project_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    include_unfinished: bool = Query(
+        False, description="Also export clips without final labels (as unlabelled)."
+    ),
+) -> FileResponse:
+    project = require_project_access(session, user, project_id)
+    require_role(user, ADMIN)
+    work = Path(tempfile.mkdtemp(prefix="fgtext-export-"))
+    try:
+        stem = _file_stem(project.name)
+        dataset = work / stem
+        store.export_project(
+            session, project=project, out_dir=dataset, include_unfinished=include_unfinished
+        )
+        archive = shutil.make_archive(str(work / stem), "zip", root_dir=work, base_dir=stem)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return FileResponse(
+        archive,
+        media_type="application/zip",
+        filename=f"{stem}.zip",
+        background=BackgroundTask(shutil.rmtree, work, ignore_errors=True),
+    )

@@ -1,0 +1,32 @@
+"""`GET /media/{clip_id}`: a clip's video, streamed with HTTP Range, to those who may see it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from annotator.deps import CurrentUser, SessionDep, SettingsDep
+from annotator.media import resolve_media_file
+from annotator.policy import require_clip_access
+
+router = APIRouter(tags=["media"])
+
+
+@router.head("/media/{clip_id}", include_in_schema=False)
+@router.get(
+    "/media/{clip_id}",
+    response_class=FileResponse,
+    responses={
+        206: {"description": "The requested byte range (Content-Range)"},
+        416: {"description": "The range lies beyond the end of the file"},
+    },
+)
+def clip_media(
+    clip_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> FileResponse:
+    """The clip's video file. `Range: bytes=START-END` answers 206 with that part (browsers
+    seek with it); the file is sent in chunks, never read whole."""
+    clip, project = require_clip_access(session, user, clip_id)
+    path = resolve_media_file(settings.media_root, clip.video, base=project.media_root)
+    # private: the response depends on who asks, so shared caches must not keep it
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})

@@ -1,0 +1,149 @@
+"""Projects: create from a dataset folder on the server, add clips and members, list, progress.
+
+A dataset folder given to the API must lie inside the media root (`FGTEXT_MEDIA_ROOT`), the
+only tree the server reads from; a relative path is taken relative to the media root.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, status
+from sqlmodel import Session
+
+from annotator.api.models import (
+    AddedClips,
+    ClassPublic,
+    ClipPublic,
+    ClipsAdd,
+    MemberAdd,
+    ProjectCreate,
+    ProjectDetail,
+    ProjectPublic,
+    UserPublic,
+)
+from annotator.deps import CurrentUser, SessionDep, SettingsDep
+from annotator.media import resolve_dataset_dir
+from annotator.policy import (
+    ADMIN,
+    require_project_access,
+    require_role,
+    visible_progress,
+    visible_projects,
+)
+from fgtext import store
+from fgtext.store import Clip, NotFoundError, Project
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+
+def clip_public(clip: Clip) -> ClipPublic:
+    return ClipPublic(
+        id=clip.id,
+        project_id=clip.project_id,
+        clip_id=clip.clip_id,
+        label=clip.label,
+        split=clip.split,
+        start_frame=clip.start_frame,
+        end_frame=clip.end_frame,
+        media_url=f"/media/{clip.id}",
+    )
+
+
+def project_detail(session: Session, project: Project) -> ProjectDetail:
+    classes = [
+        ClassPublic(id=c.class_id, name=c.name, text=c.text)
+        for c in store.project_classes(session, project=project)
+    ]
+    return ProjectDetail(
+        **ProjectPublic.model_validate(project).model_dump(),
+        schema_spec=project.schema_spec,
+        classes=classes,
+    )
+
+
+@router.get("", response_model=list[ProjectPublic])
+def list_projects(session: SessionDep, user: CurrentUser) -> list[Project]:
+    """Every project for admins; one's own projects for everyone else."""
+    return visible_projects(session, user)
+
+
+@router.post(
+    "",
+    response_model=ProjectDetail,
+    status_code=status.HTTP_201_CREATED,
+    response_model_by_alias=True,
+)
+def create_project(
+    body: ProjectCreate, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> ProjectDetail:
+    require_role(user, ADMIN)
+    project = store.create_project_from_dataset(
+        session,
+        name=body.name,
+        dataset_dir=resolve_dataset_dir(settings.media_root, body.dataset_dir),
+        annotators_per_clip=body.annotators_per_clip,
+        consensus_rule=body.consensus_rule,
+        actor=user,
+        media_root=settings.media_root.resolve(),
+    )
+    return project_detail(session, project)
+
+
+@router.get("/{project_id}", response_model=ProjectDetail, response_model_by_alias=True)
+def get_project(project_id: int, session: SessionDep, user: CurrentUser) -> ProjectDetail:
+    """The project with its vocabulary (`schema`) and classes."""
+    return project_detail(session, require_project_access(session, user, project_id))
+
+
+@router.post("/{project_id}/clips", response_model=AddedClips, status_code=status.HTTP_201_CREATED)
+def add_clips(
+    project_id: int, body: ClipsAdd, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> AddedClips:
+    """Add the clips of another dataset folder (same rules as project creation)."""
+    project = require_project_access(session, user, project_id)
+    require_role(user, ADMIN)
+    dataset_dir = resolve_dataset_dir(settings.media_root, body.dataset_dir)
+    added = store.add_clips_from_dataset(
+        session, project=project, dataset_dir=dataset_dir, actor=user
+    )
+    return AddedClips(
+        project=ProjectPublic.model_validate(project), added=added.added, unchanged=added.unchanged
+    )
+
+
+@router.get("/{project_id}/clips", response_model=list[ClipPublic])
+def list_clips(
+    project_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[ClipPublic]:
+    project = require_project_access(session, user, project_id)
+    return [
+        clip_public(c)
+        for c in store.list_clips(session, project=project, offset=offset, limit=limit)
+    ]
+
+
+@router.post(
+    "/{project_id}/members", response_model=UserPublic, status_code=status.HTTP_201_CREATED
+)
+def add_member(
+    project_id: int, body: MemberAdd, session: SessionDep, user: CurrentUser
+) -> store.User:
+    project = require_project_access(session, user, project_id)
+    require_role(user, ADMIN)
+    member = store.get_user_by_username(session, username=body.username)
+    if member is None:
+        raise NotFoundError(f"user {body.username!r} does not exist")
+    store.add_member(session, project=project, user=member, actor=user)
+    return member
+
+
+@router.get("/{project_id}/progress")
+def progress(project_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """Clips by status and annotations done (members; annotators see only their own row)."""
+    project = require_project_access(session, user, project_id)
+    return visible_progress(user, store.project_progress(session, project=project))

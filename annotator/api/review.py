@@ -1,0 +1,95 @@
+"""Agreement, the review queue, everyone's labels of a clip and adjudication (reviewers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from sqlmodel import Session
+
+from annotator.api.models import (
+    AdjudicationPublic,
+    AdjudicationRequest,
+    AnnotationPublic,
+    ClipReview,
+    LabelledAnnotation,
+)
+from annotator.api.projects import clip_public
+from annotator.deps import CurrentUser, SessionDep
+from annotator.policy import (
+    require_clip_access,
+    require_project_review,
+)
+from fgtext import store
+from fgtext.store import Adjudication, Clip
+
+router = APIRouter(tags=["review"])
+
+
+@router.get("/projects/{project_id}/agreement")
+def agreement(project_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """Per-dimension agreement (Krippendorff's alpha with a bootstrap CI, Fleiss' kappa, ...)."""
+    project = require_project_review(session, user, project_id)
+    return store.project_agreement(session, project=project)
+
+
+@router.get("/projects/{project_id}/review", response_model=list[ClipReview])
+def review_queue(
+    project_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=500),
+) -> list[ClipReview]:
+    """Clips whose annotators disagree beyond the project's rule, oldest first, with their
+    labels (a page of them)."""
+    project = require_project_review(session, user, project_id)
+    queue = store.review_queue(session, project=project)[offset : offset + limit]
+    return [clip_review(session, clip) for clip in queue]
+
+
+@router.get("/clips/{clip_id}/annotations", response_model=ClipReview)
+def clip_annotations(clip_id: int, session: SessionDep, user: CurrentUser) -> ClipReview:
+    clip, project = require_clip_access(session, user, clip_id)
+    require_project_review(session, user, project.id)
+    return clip_review(session, clip)
+
+
+@router.post(
+    "/clips/{clip_id}/adjudication",
+    response_model=AdjudicationPublic,
+    responses={422: {"description": "A value the project's schema does not allow"}},
+)
+def adjudicate(
+    clip_id: int, body: AdjudicationRequest, session: SessionDep, user: CurrentUser
+) -> Adjudication:
+    """Set the clip's final values, with the reason (replaces an earlier decision)."""
+    clip, project = require_clip_access(session, user, clip_id)
+    require_project_review(session, user, project.id)
+    return store.adjudicate(
+        session, clip=clip, reviewer=user, attributes=body.attributes, reason=body.reason
+    )
+
+
+def clip_review(session: Session, clip: Clip) -> ClipReview:
+    names: dict[int, str] = {}
+
+    def username(user_id: int) -> str:
+        if user_id not in names:
+            names[user_id] = store.get_user(session, user_id=user_id).username
+        return names[user_id]
+
+    annotations = [
+        LabelledAnnotation(
+            **AnnotationPublic.model_validate(a).model_dump(), username=username(a.user_id)
+        )
+        for a in store.clip_annotations(session, clip=clip)
+    ]
+    final, status = store.clip_final_labels(session, clip=clip)
+    return ClipReview(
+        clip=clip_public(clip),
+        status=status,
+        n_annotations=len(annotations),
+        annotations=annotations,
+        final=final,
+    )

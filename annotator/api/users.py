@@ -1,0 +1,52 @@
+"""User management (admins): create users, change roles and passwords, deactivate."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from annotator.api.models import UserCreate, UserPublic, UserUpdate
+from annotator.auth import hash_password
+from annotator.deps import CurrentUser, SessionDep
+from annotator.policy import ADMIN, require_role
+from fgtext import store
+from fgtext.store import PermissionDeniedError
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("", response_model=list[UserPublic])
+def list_users(session: SessionDep, user: CurrentUser) -> list[store.User]:
+    require_role(user, ADMIN)
+    return store.list_users(session)
+
+
+@router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, session: SessionDep, user: CurrentUser) -> store.User:
+    require_role(user, ADMIN)
+    return store.create_user(
+        session,
+        username=body.username,
+        password_hash=hash_password(body.password),
+        role=body.role,
+        actor=user,
+    )
+
+
+@router.patch("/{user_id}", response_model=UserPublic)
+def update_user(
+    user_id: int, body: UserUpdate, session: SessionDep, user: CurrentUser
+) -> store.User:
+    """Set a role, (de)activate, or reset a password."""
+    require_role(user, ADMIN)
+    target = store.get_user(session, user_id=user_id)
+    if target.id == user.id and (body.is_active is False or body.role not in (None, ADMIN)):
+        # The last admin locking themselves out leaves nobody to undo it.
+        raise PermissionDeniedError("admins cannot deactivate or demote themselves")
+    return store.update_user(
+        session,
+        user=target,
+        role=body.role,
+        is_active=body.is_active,
+        password_hash=hash_password(body.password) if body.password is not None else None,
+        actor=user,
+    )

@@ -1,0 +1,83 @@
+"""The FastAPI application factory: `create_app(settings)`.
+
+At creation the database's schema revision is checked (`fgtext.store.require_current_schema`):
+an outdated database stops the app with one line naming `fgtext db upgrade --db URL`, unless
+the settings allow an automatic upgrade (the embedded SQLite in development).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from starlette.middleware.sessions import SessionMiddleware
+
+from annotator.api import API_PREFIX, api_router
+from annotator.api.media import router as media_router
+from annotator.auth import LoginRateLimiter
+from annotator.errors import install_error_handlers
+from annotator.settings import Settings, load_settings
+from fgtext import store
+
+SESSION_COOKIE = "fgtext_session"
+
+
+def _version() -> str:
+    try:
+        return version("fgtext")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The annotator app for `settings` (default: from the FGTEXT_* environment)."""
+    settings = settings or load_settings()
+    engine = store.create_db_engine(settings.database_url)
+    try:
+        store.require_current_schema(engine, auto_upgrade=settings.should_auto_upgrade)
+    except BaseException:
+        engine.dispose()
+        raise
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="FG-Text annotator",
+        version=_version(),
+        description="Annotate the four fine-grained attributes of micro-gesture clips "
+        "(blind, k annotators per clip), measure agreement, adjudicate, export FG-Text datasets. "
+        "Log in with POST /api/v1/auth/login; every write echoes the returned csrf_token in "
+        "the X-CSRF-Token header.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.login_limiter = LoginRateLimiter(
+        settings.login_max_failures, settings.login_window_seconds
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age,
+        same_site="lax",
+        https_only=not settings.is_development,
+    )
+    install_error_handlers(app)
+    app.include_router(api_router)
+    app.include_router(media_router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

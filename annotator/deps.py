@@ -1,0 +1,49 @@
+"""FastAPI dependencies as `Annotated` aliases: the database session, settings, current user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlmodel import Session
+
+from annotator.auth import end_session, session_matches, session_user_id
+from annotator.settings import Settings
+from fgtext import store
+from fgtext.store import User
+
+
+def get_db_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SessionDep = Annotated[Session, Depends(get_db_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_current_user(request: Request, session: SessionDep) -> User:
+    """The logged-in, active user; 401 otherwise. Read from the database on every request so a
+    deactivation, a role change or a new password applies at once."""
+    user_id = session_user_id(request)
+    user = None
+    if user_id is not None:
+        try:
+            user = store.get_user(session, user_id=user_id)
+        except store.NotFoundError:
+            user = None
+    if user is None or not user.is_active or not session_matches(request, user.password_hash):
+        end_session(request)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "not logged in: POST your username and password to /api/v1/auth/login",
+        )
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -1,0 +1,60 @@
+"""Where a clip's video lives under the media root, and nowhere else.
+
+A stored video path comes from a dataset file, so it is untrusted: `..` components (also
+percent-encoded), NUL bytes, and anything that resolves outside the media root, whether an
+absolute path or a symlink pointing out, are refused. The check is on the resolved real path,
+so containment holds whatever the spelling. Streaming (chunks, HTTP Range: 200/206/416) is
+Starlette's FileResponse. Dataset folders that projects are created from must lie inside the
+media root too (`resolve_dataset_dir`), so their videos can be served.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
+
+from fgtext.errors import FgTextError
+from fgtext.store import InvalidInputError
+
+
+class MediaNotServable(FgTextError):
+    """The clip's video is missing or lies outside the media root."""
+
+
+def resolve_media_file(media_root: Path, video: str, *, base: str | Path = "") -> Path:
+    """The real path of `video` (relative to `base`, the project's folder, or absolute),
+    checked to be a regular file inside `media_root`."""
+    root = Path(media_root).resolve()
+    decoded = unquote(video)
+    if not video or "\x00" in decoded or ".." in PurePosixPath(decoded.replace("\\", "/")).parts:
+        raise MediaNotServable(f"video {video!r} is not a plain path inside the media root")
+    base_dir = Path(base) if str(base) else root
+    try:
+        path = (base_dir / video).resolve()  # follows symlinks: a link out of the root is caught
+    except (OSError, RuntimeError):  # a symlink loop
+        raise MediaNotServable(f"video {video!r} cannot be resolved") from None
+    if not path.is_relative_to(root):
+        raise MediaNotServable(f"video {video!r} resolves outside the media root")
+    if not path.is_file():
+        raise MediaNotServable(f"video {video!r} is not a file under the media root")
+    return path
+
+
+def resolve_dataset_dir(media_root: Path, dataset_dir: str) -> Path:
+    """A dataset folder the server may import: `dataset_dir` (relative to the media root, or
+    absolute) resolved, refused unless it is a folder inside the media root."""
+    root = Path(media_root).resolve()
+    try:
+        path = (root / dataset_dir).resolve()
+    except (OSError, RuntimeError, ValueError):  # NUL bytes, symlink loops
+        raise InvalidInputError(
+            f"dataset_dir {dataset_dir!r} is not a usable path under the media root"
+        ) from None
+    if not path.is_relative_to(root):
+        raise InvalidInputError(
+            f"dataset_dir {dataset_dir!r} is outside the media root; put the dataset under "
+            "FGTEXT_MEDIA_ROOT and give its path relative to it"
+        )
+    if not path.is_dir():
+        raise InvalidInputError(f"dataset_dir {dataset_dir!r} is not a folder under the media root")
+    return path

@@ -1,0 +1,376 @@
+"""Load on the annotation server: M simulated annotators labelling at once, per back end.
+
+For each back end (a fresh SQLite file, then a fresh PostgreSQL database) this migrates the
+database, creates a project of N unlabelled clips (SMG classes) with k annotators per clip and
+M annotator accounts, starts `fgtext-annotator serve` on loopback in a subprocess, and drives
+the M annotators concurrently with async httpx: each logs in, then loops next-clip -> submit
+(values typical of the clip's class, sometimes a wrong one) until the time is up or nothing is
+left. It prints requests/s, p50/p99 latency of next-clip and of submit, errors, and the
+submitted versus stored annotation counts with the check that no clip got more than k.
+
+    .venv/bin/python bench/server_load.py [--seconds 20 --annotators 50 --k 3 --clips 2000]
+    .venv/bin/python bench/server_load.py --backends sqlite --seconds 5 --annotators 10
+    .venv/bin/python bench/server_load.py --think 5   # annotators who look at each clip ~5 s
+
+PostgreSQL: the admin URL is FGTEXT_TEST_PG (default postgresql://postgres@127.0.0.1:5432/postgres,
+as the tests use); a database `fgtext_bench_<random>` is created and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # runs from a checkout without installing the package
+
+import httpx  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from sqlalchemy import func  # noqa: E402
+from sqlmodel import Session, select  # noqa: E402
+
+from annotator.auth import hash_password  # noqa: E402
+from fgtext import store  # noqa: E402
+from fgtext.dataset import DatasetWriter  # noqa: E402
+from fgtext.schema import DIMENSIONS, default_schema, load_class_list  # noqa: E402
+
+PG_ADMIN = os.environ.get("FGTEXT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "bench-password-1"
+console = Console()
+
+
+# -- set-up ------------------------------------------------------------------------------------
+
+
+def write_manifest(root: Path, n_clips: int, seed: int) -> Path:
+    """An unlabelled dataset of `n_clips` clips of random SMG classes. The server streams no
+    video in this benchmark, so every clip points at one (absent) file."""
+    schema = default_schema()
+    classes = load_class_list("smg", schema)
+    rng = random.Random(seed)
+    with DatasetWriter(root, name="bench", schema=schema, classes=classes) as writer:
+        for i in range(n_clips):
+            writer.add(
+                {"clip_id": f"bench-{i:06d}", "video": "videos/clip.mp4",
+                 "label": rng.randrange(len(classes)), "split": "train"}
+            )  # fmt: skip
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    import psycopg
+
+    name = f"fgtext_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        base, _, _ = PG_ADMIN.rpartition("/")
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepare(database_url: str, media_root: Path, args) -> tuple[int, list[str]]:
+    """Migrate, create the project and the annotators; returns (project id, usernames)."""
+    store.upgrade_database(database_url)
+    engine = store.create_db_engine(database_url)
+    password_hash = hash_password(PASSWORD)  # one hash for all: argon2 is slow on purpose
+    usernames = [f"annotator{i:03d}" for i in range(args.annotators)]
+    try:
+        with Session(engine) as session:
+            project = store.create_project_from_dataset(
+                session, name="bench", dataset_dir=media_root / "bench",
+                annotators_per_clip=args.k, consensus_rule="majority", actor=None,
+                media_root=media_root,
+            )  # fmt: skip
+            for username in usernames:
+                user = store.create_user(
+                    session, username=username, password_hash=password_hash, role="annotator"
+                )
+                store.add_member(session, project=project, user=user, actor=None)
+            return project.id, usernames
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def server(database_url: str, media_root: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "FGTEXT_ENV": "development",
+        "FGTEXT_DATABASE_URL": database_url,
+        "FGTEXT_MEDIA_ROOT": str(media_root),
+        "FGTEXT_AUTO_UPGRADE": "false",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "annotator.cli", "serve", "--port", str(port),
+               "--log-level", "warning"]  # fmt: skip
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"the server exited with status {process.returncode}")
+            try:
+                if httpx.get(f"{base}/api/v1/openapi.json", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the server did not answer within 60 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# -- the simulated annotators -------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    latency: dict[str, list[float]] = field(
+        default_factory=lambda: {"login": [], "next": [], "submit": []}
+    )
+    statuses: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    submitted: int = 0
+    finished_annotators: int = 0
+    requests: int = 0
+
+
+class Annotator:
+    def __init__(self, base: str, username: str, project_id: int, seed: int, stats: Stats):
+        # Drop idle connections before uvicorn does (5 s), so none is reused as it closes.
+        limits = httpx.Limits(keepalive_expiry=4)
+        self.client = httpx.AsyncClient(base_url=base, timeout=120, limits=limits)
+        self.username, self.project_id, self.stats = username, project_id, stats
+        self.rng = random.Random(seed)
+
+    async def request(self, kind: str, method: str, url: str, **kw) -> httpx.Response | None:
+        started = time.perf_counter()
+        try:
+            reply = await self.client.request(method, url, **kw)
+        except httpx.HTTPError as exc:
+            self.stats.errors[f"{kind}: {type(exc).__name__}"] += 1
+            return None
+        self.stats.latency[kind].append(time.perf_counter() - started)
+        self.stats.requests += 1
+        self.stats.statuses[f"{kind} {reply.status_code}"] += 1
+        return reply
+
+    def values(self, label: int, typical: dict[int, list[dict[str, str]]], vocab) -> dict:
+        """One of the class's typical combinations; ~10% of values replaced by another."""
+        chosen = dict(self.rng.choice(typical[label]))
+        for d in DIMENSIONS:
+            if self.rng.random() < 0.1:
+                chosen[d] = self.rng.choice(vocab[d])
+        return chosen
+
+    async def login(self) -> bool:
+        reply = await self.request(
+            "login", "POST", "/api/v1/auth/login",
+            json={"username": self.username, "password": PASSWORD},
+        )  # fmt: skip
+        if reply is None or reply.status_code != 200:
+            self.stats.errors["login failed"] += 1
+            return False
+        self.client.headers["X-CSRF-Token"] = reply.json()["csrf_token"]
+        return True
+
+    async def label(self, deadline: float, typical, vocab, think: float) -> None:
+        while time.monotonic() < deadline:
+            reply = await self.request("next", "POST", f"/api/v1/projects/{self.project_id}/next")
+            if reply is None:
+                continue
+            if reply.status_code == 204:
+                self.stats.finished_annotators += 1
+                return
+            if reply.status_code != 200:
+                self.stats.errors[f"next {reply.status_code}"] += 1
+                continue
+            clip = reply.json()
+            body = {
+                "attributes": self.values(clip["label"], typical, vocab),
+                "seconds_spent": round(self.rng.uniform(3, 20), 1),
+            }
+            reply = await self.request(
+                "submit", "POST", f"/api/v1/clips/{clip['id']}/annotations", json=body
+            )
+            if reply is not None and reply.status_code == 201:
+                self.stats.submitted += 1
+            elif reply is not None:
+                self.stats.errors[f"submit {reply.status_code}"] += 1
+            if think:  # watching the clip and choosing values, on average `think` seconds
+                await asyncio.sleep(self.rng.uniform(0, 2 * think))
+
+
+async def drive(base: str, project_id: int, usernames: list[str], args) -> tuple[Stats, float]:
+    schema = default_schema()
+    vocab = {d: list(schema.values(d)) for d in DIMENSIONS}
+    typical = {c.id: [dict(a) for a in c.attributes] for c in load_class_list("smg", schema)}
+    stats = Stats()
+    annotators = [
+        Annotator(base, name, project_id, args.seed + i, stats) for i, name in enumerate(usernames)
+    ]
+    try:
+        # Everyone logs in at once (argon2 is slow on purpose), then the timed labelling.
+        logged_in = await asyncio.gather(*(a.login() for a in annotators))
+        working = [a for a, ok in zip(annotators, logged_in, strict=True) if ok]
+        stats.requests = 0
+        started = time.monotonic()
+        deadline = started + args.seconds
+        await asyncio.gather(*(a.label(deadline, typical, vocab, args.think) for a in working))
+        return stats, time.monotonic() - started
+    finally:
+        await asyncio.gather(*(a.client.aclose() for a in annotators))
+
+
+def stored_counts(database_url: str, project_id: int) -> tuple[int, int, int]:
+    """(annotations stored, largest number of annotations on one clip, clips labelled)."""
+    engine = store.create_db_engine(database_url)
+    try:
+        with Session(engine) as session:
+            per_clip = session.exec(
+                select(store.Annotation.clip_id, func.count())
+                .join(store.Clip, store.Clip.id == store.Annotation.clip_id)
+                .where(store.Clip.project_id == project_id)
+                .group_by(store.Annotation.clip_id)
+            ).all()
+    finally:
+        engine.dispose()
+    counts = [n for _, n in per_clip]
+    return sum(counts), max(counts, default=0), len(counts)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def run_backend(name: str, database_url: str, media_root: Path, args) -> dict:
+    console.print(f"[bold]{name}[/]: preparing {args.clips} clips, {args.annotators} annotators")
+    project_id, usernames = prepare(database_url, media_root, args)
+    with server(database_url, media_root) as base:
+        stats, elapsed = asyncio.run(drive(base, project_id, usernames, args))
+    stored, max_per_clip, clips_labelled = stored_counts(database_url, project_id)
+    ms = {
+        f"{kind}_{q}_ms": round(1000 * v, 1) if (v := percentile(lat, q)) is not None else None
+        for kind, lat in stats.latency.items()
+        for q in (50, 99)
+    }
+    return {
+        "backend": name,
+        "seconds": round(elapsed, 1),
+        "requests": stats.requests,
+        "requests_per_s": round(stats.requests / elapsed, 1),
+        **ms,
+        "errors": sum(stats.errors.values()),
+        "error_kinds": dict(stats.errors),
+        "submitted": stats.submitted,
+        "stored": stored,
+        "clips_labelled": clips_labelled,
+        "max_annotations_per_clip": max_per_clip,
+        "k": args.k,
+        "ok": stored == stats.submitted and max_per_clip <= args.k,
+        "annotators_out_of_work": stats.finished_annotators,
+    }
+
+
+def print_results(results: list[dict], args) -> None:
+    table = Table(
+        title=f"{args.annotators} annotators, k={args.k}, {args.clips} clips, "
+        f"{args.seconds:g} s per back end, think {args.think:g} s"
+    )
+    table.add_column("")
+    for r in results:
+        table.add_column(r["backend"], justify="right")
+    rows = [
+        ("requests/s", "requests_per_s"), ("requests", "requests"),
+        ("next-clip p50 ms", "next_50_ms"), ("next-clip p99 ms", "next_99_ms"),
+        ("submit p50 ms", "submit_50_ms"), ("submit p99 ms", "submit_99_ms"),
+        ("login p50 ms", "login_50_ms"), ("errors", "errors"),
+        ("annotations submitted", "submitted"), ("annotations stored", "stored"),
+        ("clips labelled", "clips_labelled"),
+        ("max annotations per clip", "max_annotations_per_clip"),
+        ("stored = submitted, max <= k", "ok"),
+    ]  # fmt: skip
+    for label, key in rows:
+        table.add_row(label, *(str(r[key]) for r in results))
+    console.print(table)
+    for r in results:
+        if r["error_kinds"]:
+            console.print(f"{r['backend']} errors: {r['error_kinds']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="labelling time per back end")
+    parser.add_argument("--annotators", type=int, default=50)
+    parser.add_argument("--k", type=int, default=3, help="annotators per clip")
+    parser.add_argument("--clips", type=int, default=2000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--think", type=float, default=0.0,
+        help="mean seconds an annotator spends per clip (0: back to back, a stress test)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="fgtext-bench-") as tmp:
+        for backend in args.backends.split(","):
+            media_root = Path(tmp) / backend
+            write_manifest(media_root / "bench", args.clips, args.seed)
+            if backend == "sqlite":
+                url = f"sqlite:///{media_root / 'fgtext.db'}"
+                results.append(run_backend("SQLite", url, media_root, args))
+            elif backend == "postgresql":
+                with postgres_database() as url:
+                    results.append(run_backend("PostgreSQL", url, media_root, args))
+            else:
+                raise SystemExit(f"--backends: unknown back end {backend!r} (sqlite, postgresql)")
+    print_results(results, args)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if not all(r["ok"] for r in results):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

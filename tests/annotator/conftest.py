@@ -1,0 +1,130 @@
+"""Fixtures for the annotator's HTTP tests: a migrated database on SQLite and PostgreSQL (the
+`database_url` fixture), a media root holding a tiny synthetic dataset, the app, users with
+their own logged-in clients, and a project."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from annotator.app import create_app
+from annotator.auth import hash_password
+from annotator.settings import Settings
+from fgtext import store
+from fgtext.synth import SynthConfig, synthesize
+
+PASSWORD = "correct horse battery"
+DATASET = "synthetic"  # the dataset's folder inside the media root
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory) -> Path:
+    """Six 1 s clips (2 classes x 3), rendered once per test session."""
+    out = tmp_path_factory.mktemp("dataset") / DATASET
+    config = SynthConfig(
+        classes=2, clips_per_class=3, width=64, height=48, fps=10, seconds=1.0, annotators=0
+    )
+    return synthesize(out, config, workers=1)
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return hash_password(PASSWORD)  # argon2 is slow on purpose: hash once, reuse
+
+
+@pytest.fixture
+def media_root(tmp_path, synthetic_dataset) -> Path:
+    root = tmp_path / "media"
+    root.mkdir()
+    shutil.copytree(synthetic_dataset, root / DATASET)
+    return root
+
+
+@pytest.fixture
+def settings(database_url, media_root) -> Settings:
+    store.upgrade_database(database_url)
+    return Settings(
+        env="development", database_url=database_url, media_root=media_root, auto_upgrade=False
+    )
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def engine(app):
+    return app.state.engine
+
+
+@dataclass
+class Actor:
+    """A user and a TestClient logged in as them (writes carry the CSRF header)."""
+
+    user: store.User
+    client: TestClient
+    csrf: str
+
+
+@pytest.fixture
+def make_user(app, engine, password_hash) -> Iterator[Callable[..., Actor]]:
+    clients: list[TestClient] = []
+
+    def make(username: str, role: str = "annotator", *, login: bool = True) -> Actor:
+        with Session(engine, expire_on_commit=False) as session:
+            user = store.create_user(
+                session, username=username, password_hash=password_hash, role=role
+            )
+        client = TestClient(app)
+        clients.append(client)
+        csrf = ""
+        if login:
+            reply = client.post(
+                "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+            )
+            assert reply.status_code == 200, reply.text
+            csrf = reply.json()["csrf_token"]
+            client.headers["X-CSRF-Token"] = csrf
+        return Actor(user=user, client=client, csrf=csrf)
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def admin(make_user) -> Actor:
+    return make_user("ada", "admin")
+
+
+@pytest.fixture
+def project(admin) -> dict:
+    """A k=2 majority project of the synthetic dataset, created through the API."""
+    reply = admin.client.post(
+        "/api/v1/projects",
+        json={"name": "gestures", "dataset_dir": DATASET, "annotators_per_clip": 2},
+    )
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+@pytest.fixture
+def member(make_user, admin, project) -> Callable[..., Actor]:
+    """make_user, then add the user to `project`."""
+
+    def make(username: str, role: str = "annotator") -> Actor:
+        actor = make_user(username, role)
+        reply = admin.client.post(
+            f"/api/v1/projects/{project['id']}/members", json={"username": username}
+        )
+        assert reply.status_code == 201, reply.text
+        return actor
+
+    return make
