@@ -23,6 +23,7 @@ def test_wheel_ships_package_data_and_works_without_the_source_tree(tmp_path):
         z.extractall(site)
     for data in ("micro-gesture.json", "classes-smg.json", "classes-imigue.json"):
         assert f"fgtext/schemas/{data}" in names
+    assert "training/ds_configs/zero2.json" in names  # `fgsgl-train train --deepspeed zero2`
     (dist_info,) = site.glob("fgtext-*.dist-info")
     scripts = configparser.ConfigParser()
     scripts.read(dist_info / "entry_points.txt")
