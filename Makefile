@@ -32,8 +32,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP)
+# Figures, not pass/fail: agreement speed, server load on SQLite and PostgreSQL, training
+# throughput on CPU, and the synthetic learning check (a few minutes).
+bench: $(STAMP) postgres
 	$(BIN)/python bench/agreement.py
+	$(BIN)/python bench/server_load.py --seconds 10 --annotators 50
+	$(BIN)/fgsgl-train bench --arch tiny
+	$(BIN)/python bench/learning_check.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache
