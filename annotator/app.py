@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 from annotator.api import API_PREFIX, api_router
@@ -47,7 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: the Swagger UI page's script and styles are served by the app itself,
+    # so /docs works on machines without internet access (FastAPI's default loads a CDN).
+    app = FastAPIOffline(
         title="FG-Text annotator",
         version=_version(),
         description="Annotate the four fine-grained attributes of micro-gesture clips "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -86,4 +88,11 @@ def test_openapi_documents_the_api_and_root_redirects_to_the_docs(app):
     assert "password_hash" not in str(spec["components"]["schemas"])
     root = client.get("/", follow_redirects=False)
     assert root.status_code == 307 and root.headers["location"] == "/docs"
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    # the page's script and styles come from the app, not a CDN (annotators may be offline)
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', docs.text)
+    assert len(assets) == 2 and all(a.startswith("/") for a in assets), assets
+    for asset in assets:
+        reply = client.get(asset)
+        assert reply.status_code == 200 and len(reply.content) > 100_000, asset
