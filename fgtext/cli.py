@@ -553,6 +553,13 @@ def export(
             help="Also write clips without final labels (status unlabelled, null attributes).",
         ),
     ] = False,
+    copy_videos: Annotated[
+        bool,
+        typer.Option(
+            "--copy-videos",
+            help="Copy the videos into OUT/videos/ (else rows point at the originals).",
+        ),
+    ] = False,
     parquet: Parquet = False,
     overwrite: Overwrite = False,
 ) -> None:
@@ -567,7 +574,7 @@ def export(
             found = get_project_by_name(session, name=project)
             root = export_project(
                 session, project=found, out_dir=out, include_unfinished=include_unfinished,
-                overwrite=overwrite, parquet=parquet,
+                overwrite=overwrite, parquet=parquet, copy_videos=copy_videos,
             )  # fmt: skip
     from fgtext.dataset import open_dataset
 

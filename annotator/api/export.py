@@ -34,6 +34,9 @@ def export_project(
     include_unfinished: bool = Query(
         False, description="Also export clips without final labels (as unlabelled)."
     ),
+    include_videos: bool = Query(
+        False, description="Put the videos in the zip (else rows hold the server's paths)."
+    ),
 ) -> FileResponse:
     project = require_project_access(session, user, project_id)
     require_role(user, ADMIN)
@@ -42,8 +45,9 @@ def export_project(
         stem = _file_stem(project.name)
         dataset = work / stem
         store.export_project(
-            session, project=project, out_dir=dataset, include_unfinished=include_unfinished
-        )
+            session, project=project, out_dir=dataset, include_unfinished=include_unfinished,
+            copy_videos=include_videos,
+        )  # fmt: skip
         archive = shutil.make_archive(str(work / stem), "zip", root_dir=work, base_dir=stem)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

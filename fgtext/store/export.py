@@ -3,11 +3,14 @@
 Final clips (status consensus / adjudicated / single) carry their final values, T_fg and every
 annotator's labels; dataset.json carries the agreement summary of the stored annotations. With
 `include_unfinished`, the other clips are written as "unlabelled" (null attributes and text,
-their annotations so far listed) instead of being left out. Video paths are absolute.
+their annotations so far listed) instead of being left out. Video paths are absolute, or with
+`copy_videos` relative: each source video is copied once into the dataset's `videos/` (segments
+keep their frame ranges), so the folder travels on its own (the annotator's download).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from sqlmodel import Session, select
 
 from fgtext.compose import compose_fg_text
 from fgtext.dataset import DatasetWriter
+from fgtext.errors import FgTextError
 from fgtext.store.models import FINAL_STATUSES, Adjudication, Annotation, Clip, Project, User
 from fgtext.store.projects import clip_video_path, project_classes, project_schema
 from fgtext.store.review import agreement_summary, clip_status, project_agreement
@@ -31,9 +35,10 @@ def export_project(
     include_unfinished: bool = False,
     overwrite: bool = False,
     parquet: bool = False,
+    copy_videos: bool = False,
 ) -> Path:
     """Write the project's dataset to `out_dir` (atomically: it appears when complete);
-    `parquet` adds clips.parquet."""
+    `parquet` adds clips.parquet, `copy_videos` puts the videos inside it."""
     schema = project_schema(project)
     report = project_agreement(session, project=project)
     classes = [
@@ -64,15 +69,18 @@ def export_project(
         "consensus_rule": project.consensus_rule,
         "labels_revision": project.labels_revision,
         "include_unfinished": include_unfinished,
+        "videos": "copied" if copy_videos else "referenced",
     }
     with DatasetWriter(
         out_dir, name=project.name, schema=schema, classes=classes, source=source,
         overwrite=overwrite, parquet=parquet,
     ) as writer:  # fmt: skip
+        copies = _VideoCopies(writer.staging_dir / "videos") if copy_videos else None
         for clip in session.exec(
             select(Clip).where(Clip.project_id == project.id).order_by(Clip.id)
         ):
             labels = annotations.get(clip.id, [])
+            video = clip_video_path(project, clip)
             if clip.id in decisions:
                 final, status = decisions[clip.id], "adjudicated"
             else:
@@ -86,7 +94,7 @@ def export_project(
                 final, status = None, "unlabelled"
             row: dict[str, Any] = {
                 "clip_id": clip.clip_id,
-                "video": str(clip_video_path(project, clip)),
+                "video": copies.add(clip.clip_id, video) if copies else str(video),
                 "start_frame": clip.start_frame,
                 "end_frame": clip.end_frame,
                 "label": clip.label,
@@ -99,3 +107,25 @@ def export_project(
             writer.add(row)
         writer.agreement = agreement_summary(report)
     return Path(out_dir)
+
+
+class _VideoCopies:
+    """Copies each distinct source video once into `folder`; names stay readable and unique."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.names: dict[Path, str] = {}
+
+    def add(self, clip_id: str, source: Path) -> str:
+        if source not in self.names:
+            if not source.is_file():
+                raise FgTextError(f"clip {clip_id}: video {source} not found; nothing written")
+            taken = set(self.names.values())
+            name, n = source.name, 1
+            while name in taken:
+                n += 1
+                name = f"{source.stem}-{n}{source.suffix}"
+            self.folder.mkdir(exist_ok=True)
+            shutil.copy2(source, self.folder / name)
+            self.names[source] = name
+        return f"videos/{self.names[source]}"

@@ -211,3 +211,11 @@ def test_export_of_unfinished_clips_is_optional(admin, project, member, tmp_path
     ds = open_dataset(_unzip(everything.content, tmp_path / "b") / "gestures")
     statuses = sorted(c.status for c in ds.clips())
     assert statuses == ["unlabelled"] * 6
+    # with the videos: the zip alone is a complete dataset
+    reply = admin.client.get(
+        f"/api/v1/projects/{pid}/export?include_unfinished=true&include_videos=true"
+    )
+    carried = open_dataset(_unzip(reply.content, tmp_path / "c") / "gestures")
+    for clip in carried.clips():
+        assert clip.video.startswith("videos/")
+        assert carried.video_path(clip).stat().st_size > 1000  # an mp4, inside the download

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -168,6 +170,14 @@ def test_export_through_the_cli(engine, database_url, labelled, tmp_path, capsys
 
     flat = pq.read_table(out / "clips.parquet").to_pylist()
     assert [r["clip_id"] for r in flat] == [c.clip_id for c in open_dataset(out).clips()]
+    code, stdout, err = fgtext(
+        capsys, "export", "--db", database_url, "--project", "synth", "--out", out,
+        "--overwrite", "--copy-videos",
+    )  # fmt: skip
+    assert code == 0, err
+    carried = open_dataset(out)
+    assert all(c.video.startswith("videos/") and carried.video_path(c).is_file()
+               for c in carried.clips())  # fmt: skip
 
 
 def test_cli_errors_are_one_line(engine, database_url, tmp_path, capsys):
@@ -191,3 +201,47 @@ def test_export_refuses_an_outdated_database(tmp_path, capsys):
     code, _, err = fgtext(capsys, "export", "--db", url, "--project", "p", "--out", tmp_path / "o")
     assert code == 1
     assert f"upgrade it with: fgtext db upgrade --db {url}" in err
+
+
+def test_export_can_carry_its_videos(session, admin, synth_dataset, tmp_path):
+    """`copy_videos`: each source video lands once in OUT/videos/, rows point there, segments
+    keep their frame ranges, equal file names from different folders stay apart."""
+    shared = tmp_path / "shared"
+    shutil.copytree(synth_dataset, shared)
+    rows = [json.loads(line) for line in (shared / "clips.jsonl").read_text().splitlines()]
+    first_video = rows[0]["video"]
+    rows[0] |= {"start_frame": 0, "end_frame": 3}
+    rows[1] |= {"video": first_video, "start_frame": 2, "end_frame": 5}  # one video, 2 segments
+    (shared / "other").mkdir()
+    twin = shared / "other" / Path(rows[3]["video"]).name  # same name, another folder and bytes
+    twin.write_bytes((shared / rows[2]["video"]).read_bytes())
+    rows[2]["video"] = f"other/{twin.name}"
+    (shared / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    project = store.create_project_from_dataset(
+        session, name="shared", dataset_dir=shared, actor=admin, media_root=shared
+    )
+
+    out = store.export_project(
+        session, project=project, out_dir=tmp_path / "out", include_unfinished=True,
+        copy_videos=True,
+    )  # fmt: skip
+    ds = open_dataset(out)
+    clips = {c.clip_id: c for c in ds.clips()}
+    assert len(clips) == len(rows)
+    for row in rows:
+        clip = clips[row["clip_id"]]
+        assert clip.video.startswith("videos/")
+        assert ds.video_path(clip).read_bytes() == (shared / row["video"]).read_bytes()
+        assert (clip.start_frame, clip.end_frame) == (row["start_frame"], row["end_frame"])
+    assert clips[rows[0]["clip_id"]].video == clips[rows[1]["clip_id"]].video
+    assert clips[rows[2]["clip_id"]].video != clips[rows[3]["clip_id"]].video
+    assert len(list((out / "videos").iterdir())) == len(rows) - 1  # the shared one once
+    assert ds.info.source["videos"] == "copied"
+
+    (shared / rows[4]["video"]).unlink()
+    with pytest.raises(FgTextError, match=rf"clip {rows[4]['clip_id']}: video .* not found"):
+        store.export_project(
+            session, project=project, out_dir=tmp_path / "broken", include_unfinished=True,
+            copy_videos=True,
+        )  # fmt: skip
+    assert not (tmp_path / "broken").exists()  # nothing half-written
