@@ -1240,7 +1240,8 @@ def write_mp4(frames: np.ndarray | Iterable[np.ndarray], path: Path, fps: int) -
     in an mp4: libx264, yuv420p, crf 23, preset veryfast, faststart (web playback); decodable
     by PyAV and decord.
 
-    One encoder thread, so the bytes do not depend on the machine's core count."""
+    One encoder thread, so the bytes do not depend on the machine's core count (libx264 was
+    still seen to vary now and then under heavy CPU load, within its quantisation noise)."""
     import av
 
     path = Path(path)
@@ -1420,7 +1421,7 @@ def synthesize(
     {"generator": "fgtext.synth", "config": asdict(config)}. `progress(done, total)` is called
     (from this thread) before the first clip and after each one. `workers` processes render and
     encode clips side by side (None: one per core, up to 8, from 24 clips on; 1: in this
-    process); the output does not depend on it. Where other threads run, the workers are
+    process); the clips do not depend on it (the same frames go to the encoder). Where other threads run, the workers are
     spawned, and a script calling this needs Python's `if __name__ == "__main__":` guard. The
     dataset appears at `out` only when complete."""
     if not isinstance(config, SynthConfig):
