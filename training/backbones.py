@@ -85,6 +85,7 @@ def internvl_config(preset: str, **overrides: int) -> InternVLConfig:
             norm_type="layer_norm",
             use_qk_norm=False,
             layer_scale_init_value=0.1,
+            attention_bias=True,  # InternViT-300M's qkv_bias
         )
         text = LlamaConfig(
             vocab_size=92553,
@@ -229,14 +230,14 @@ def read_internvl_config(folder: Path) -> InternVLConfig:
     if not (folder / "config.json").is_file():
         raise FgTextError(
             f"{folder} is not a model folder: expected a config.json of a transformers "
-            "InternVL checkpoint (e.g. OpenGVLab/InternVL2_5-8B-MPO-hf, or fgsgl-train make-tiny)"
+            "InternVL checkpoint (from fgsgl-train convert-internvl or fgsgl-train make-tiny)"
         )
     config = InternVLConfig.from_pretrained(folder, local_files_only=True)
     if config.model_type != "internvl":
         raise FgTextError(
             f"{folder} holds a {config.model_type!r} model; expected a transformers-native "
-            "InternVL checkpoint (model_type internvl; the remote-code InternVLChatModel "
-            "checkpoints need converting, see the README)"
+            "InternVL checkpoint (model_type internvl); convert OpenGVLab's remote-code "
+            "InternVLChatModel checkpoints with fgsgl-train convert-internvl"
         )
     return config
 

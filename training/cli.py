@@ -1,8 +1,8 @@
 """`fgsgl-train`: train, evaluate and use FG-SGL models on FG-Text datasets.
 
 The commands live in two modules: `training.cli_data` (check-data, prepare, embed-text,
-make-tiny) and `training.cli_train` (train, evaluate, predict, bench); each lists them in
-`COMMANDS`. Every user mistake is one line on stderr and exit status 1 (FgTextError).
+make-tiny, convert-internvl) and `training.cli_train` (train, evaluate, predict, bench); each
+lists them in `COMMANDS`. Every user mistake is one line on stderr and exit status 1 (FgTextError).
 """
 
 from __future__ import annotations

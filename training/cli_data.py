@@ -1,4 +1,5 @@
-"""`fgsgl-train` data commands: check-data, prepare, embed-text, make-tiny.
+"""`fgsgl-train` data and model commands: check-data, prepare, embed-text, make-tiny,
+convert-internvl.
 
 `COMMANDS` lists them for the `fgsgl-train` Typer app (training.cli). Heavy imports (torch,
 transformers, decord) happen inside the commands, so `fgsgl-train --help` stays fast.
@@ -157,9 +158,38 @@ def make_tiny_command(
     )
 
 
+def convert_internvl_command(
+    source: Annotated[
+        Path, typer.Argument(help="An OpenGVLab InternVLChatModel folder (e.g. InternVL2_5-8B).")
+    ],
+    out: Annotated[Path, typer.Argument(help="New folder for the native checkpoint.")],
+    dtype: Annotated[
+        str | None,
+        typer.Option(help="Cast the weights: bfloat16, float16 or float32 (default: keep)."),
+    ] = None,
+) -> None:
+    """Convert OpenGVLab's remote-code InternVL2.5 checkpoint to transformers' native format."""
+    import torch
+
+    from training.convert import convert_internvl
+
+    casts = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+    if dtype is not None and dtype not in casts:
+        raise FgTextError(f"unknown --dtype {dtype!r}; expected one of {', '.join(casts)}")
+    with progress_bar("converting shards") as progress:
+        report = convert_internvl(source, out, dtype=casts.get(dtype), progress=progress)
+    out_console.print(
+        f"Wrote {report.parameters / 1e9:.2f}B parameters ({report.tensors} tensors, "
+        f"{report.dtype}, {report.shards} shards) and the tokenizer to "
+        f"[bold]{escape(str(report.out))}[/]",
+        highlight=False,
+    )
+
+
 COMMANDS = {  # registered on the fgsgl-train app by training.cli
     "check-data": check_data_command,
     "prepare": prepare_command,
     "embed-text": embed_text_command,
     "make-tiny": make_tiny_command,
+    "convert-internvl": convert_internvl_command,
 }
