@@ -1,10 +1,11 @@
-# The two commands: `make run` (the demo on embedded defaults) and `make test`.
+# The two commands: `make run` (the annotator with a demo project on the embedded SQLite) and
+# `make test`.
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean postgres
+.PHONY: run test lint bench clean postgres browser demo screenshots
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3.x"; exit 1; }
@@ -14,11 +15,32 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 run: $(STAMP)
+	$(BIN)/fgtext-annotator demo --dir demo-annotator
+
+# The agreement demo without a server: synthetic clips, simulated annotators, agreement, merge.
+demo: $(STAMP)
 	$(BIN)/fgtext demo --out demo
 
-test: $(STAMP) postgres
+test: $(STAMP) postgres browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The end-to-end tests drive Debian's Chromium through Playwright (no browser download).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -q chromium >/dev/null || \
+	    { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }; \
+	fi
+
+# Refresh the README's screenshots (the e2e tests write them to build/screenshots).
+screenshots: $(STAMP) browser
+	$(BIN)/python -m pytest -q tests/e2e
+	mkdir -p docs/screenshots
+	cp build/screenshots/*.png docs/screenshots/
 
 # The store's tests run on PostgreSQL too (127.0.0.1:5432, trust auth); start the local cluster
 # if it is installed and down. FGTEXT_TEST_PG points the tests at another server.
@@ -41,4 +63,4 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/learning_check.py
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo demo-annotator build .pytest_cache .ruff_cache

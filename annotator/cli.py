@@ -78,6 +78,53 @@ def serve(
     uvicorn.run(application, host=host, port=port, log_level=log_level, proxy_headers=True)
 
 
+@app.command()
+def demo(
+    folder: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo's clips and database.")
+    ] = Path("demo-annotator"),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    reset: Annotated[bool, typer.Option("--reset", help="Start the demo over.")] = False,
+    prepare_only: Annotated[
+        bool, typer.Option("--prepare-only", help="Build the demo and exit without serving.")
+    ] = False,
+) -> None:
+    """Serve a ready demo on the embedded SQLite: synthetic clips, a project, demo accounts
+    (printed) and some simulated labels. Run again to continue where you left off."""
+    import uvicorn
+
+    from annotator.app import create_app
+    from annotator.demo import (
+        DEMO_ACCOUNTS,
+        DEMO_PASSWORD,
+        DEMO_PROJECT,
+        check_free_port,
+        prepare_demo,
+    )
+
+    if not prepare_only:
+        check_free_port(host, port)
+    with out_console.status("Preparing the demo (synthetic clips, accounts, labels)..."):
+        built = prepare_demo(folder, reset=reset)
+    settings = load_settings(
+        env="development", database_url=built.database_url, media_root=built.folder
+    )
+    state = "created" if built.created else "reused (--reset starts over)"
+    out_console.print(
+        f"Demo {state} in {built.folder}: project [bold]{DEMO_PROJECT}[/], {built.clips} clips"
+        + (f", {built.prelabelled} labelled by two simulated annotators" if built.created else "")
+    )
+    out_console.print(f"Accounts (password [bold]{DEMO_PASSWORD}[/]):")
+    for username, role, what in DEMO_ACCOUNTS:
+        out_console.print(f"  [bold]{username:<9}[/] {role:<10} {what}")
+    if prepare_only:
+        return
+    application = create_app(settings)
+    out_console.print(f"\nOpen [bold]http://{host}:{port}/[/] (Ctrl+C stops the server)")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
 def _read_password(password_stdin: bool) -> str:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

@@ -27,9 +27,10 @@ SessionDep = Annotated[Session, Depends(get_db_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_current_user(request: Request, session: SessionDep) -> User:
-    """The logged-in, active user; 401 otherwise. Read from the database on every request so a
-    deactivation, a role change or a new password applies at once."""
+def session_user(request: Request, session: Session) -> User | None:
+    """The session's user if they are still active with the same password, else None (and the
+    session is cleared). Read from the database on every request, so a deactivation, a role
+    change or a new password applies at once."""
     user_id = session_user_id(request)
     user = None
     if user_id is not None:
@@ -39,6 +40,14 @@ def get_current_user(request: Request, session: SessionDep) -> User:
             user = None
     if user is None or not user.is_active or not session_matches(request, user.password_hash):
         end_session(request)
+        return None
+    return user
+
+
+def get_current_user(request: Request, session: SessionDep) -> User:
+    """The logged-in, active user; 401 otherwise."""
+    user = session_user(request, session)
+    if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "not logged in: POST your username and password to /api/v1/auth/login",

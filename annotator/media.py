@@ -10,6 +10,7 @@ media root too (`resolve_dataset_dir`), so their videos can be served.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
@@ -58,3 +59,31 @@ def resolve_dataset_dir(media_root: Path, dataset_dir: str) -> Path:
     if not path.is_dir():
         raise InvalidInputError(f"dataset_dir {dataset_dir!r} is not a folder under the media root")
     return path
+
+
+def video_info(path: Path) -> dict[str, float | int | None]:
+    """fps, frame count, duration (s), width and height of a video file: the player's frame
+    step needs the frame rate, which browsers do not expose. Cached per file version."""
+    stat = path.stat()
+    return _video_info(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4096)
+def _video_info(path: str, _mtime_ns: int, _size: int) -> dict[str, float | int | None]:
+    import av
+
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else None
+            duration = (
+                float(stream.duration * stream.time_base)
+                if stream.duration is not None and stream.time_base is not None
+                else (container.duration / 1e6 if container.duration else None)
+            )
+            frames = stream.frames or (round(duration * fps) if duration and fps else None)
+            return {"fps": fps, "frames": frames, "duration": duration,
+                    "width": stream.codec_context.width, "height": stream.codec_context.height}  # fmt: skip
+    except (av.FFmpegError, IndexError):
+        raise MediaNotServable(f"video {path!r} cannot be read") from None

@@ -24,10 +24,28 @@ def _sentence(text: str) -> str:
 def compose_fg_text(attributes: Mapping[str, str], schema: Schema | None = None) -> str:
     """The fine-grained sentence T_fg for one clip's four attributes (validated)."""
     schema = schema or default_schema()
-    attrs = schema.check_attributes(attributes)
-    subject = schema.phrase("initiator", attrs["initiator"])
-    receiver = schema.phrase("receiver", attrs["receiver"])["text"]
-    motion = schema.phrase("motion_type", attrs["motion_type"])
+    return _compose(schema, schema.check_attributes(attributes))
+
+
+def compose_fg_text_draft(
+    attributes: Mapping[str, str | None], schema: Schema | None = None
+) -> str:
+    """T_fg while labels are still being chosen: each missing dimension shows as "[dimension]"
+    (the annotation page's live sentence); a full set gives exactly `compose_fg_text`."""
+    schema = schema or default_schema()
+    chosen = {d: schema.check_value(d, v) for d, v in attributes.items() if v not in (None, "")}
+    return _compose(schema, chosen)
+
+
+def _compose(schema: Schema, attrs: Mapping[str, str]) -> str:
+    def phrase(dimension: str) -> Mapping[str, object]:
+        if dimension in attrs:
+            return schema.phrase(dimension, attrs[dimension])
+        blank = f"[{dimension.replace('_', ' ')}]"
+        return {"text": blank, "plural_text": blank}
+
+    subject, motion = phrase("initiator"), phrase("motion_type")
+    receiver = phrase("receiver")["text"]
     plural = bool(subject.get("plural"))
     if receiver:
         verb = motion.get("plural_text" if plural else "text")
@@ -40,7 +58,7 @@ def compose_fg_text(attributes: Mapping[str, str], schema: Schema | None = None)
             initiator=subject["text"],
             motion=verb,
             receiver=receiver,
-            direction=schema.phrase("direction", attrs["direction"])["text"],
+            direction=phrase("direction")["text"],
         )
     )
 

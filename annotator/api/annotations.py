@@ -1,10 +1,11 @@
-"""Annotations: submit, edit with optimistic versioning, read, list one's own."""
+"""Annotations: submit, edit with optimistic versioning, withdraw (undo), read, list one's own."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from annotator.api.models import AnnotationPublic, AnnotationSubmit, AnnotationUpdate
+from annotator.api.models import AnnotationPublic, AnnotationSubmit, AnnotationUpdate, ClipPublic
+from annotator.api.projects import clip_public
 from annotator.deps import CurrentUser, SessionDep
 from annotator.policy import (
     require_annotation_edit,
@@ -69,6 +70,18 @@ def update_annotation(
         note=body.note,
         seconds_spent=body.seconds_spent,
     )
+
+
+@router.delete(
+    "/annotations/{annotation_id}",
+    response_model=ClipPublic,
+    responses={409: {"description": "The clip has been adjudicated: edit instead"}},
+)
+def withdraw_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> ClipPublic:
+    """Undo one's own submission: the annotation is removed (the audit log keeps its values)
+    and its clip is leased back to the author, who is handed it again by `next`."""
+    annotation = require_annotation_edit(session, user, annotation_id)
+    return clip_public(store.withdraw_annotation(session, annotation=annotation, user=user))
 
 
 @router.get("/projects/{project_id}/annotations/mine", response_model=list[AnnotationPublic])

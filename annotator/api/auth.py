@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
+from sqlmodel import Session
 
 from annotator.api.models import LoginRequest, SessionPublic, UserPublic
 from annotator.auth import (
@@ -34,27 +35,34 @@ def _client_address(request: Request) -> str:
 )
 def login(body: LoginRequest, request: Request, session: SessionDep) -> SessionPublic:
     """Start a session (an HttpOnly cookie) and return the CSRF token for later writes."""
+    user = authenticate(request, session, body.username, body.password)
+    token = start_session(request, user.id, user.password_hash)
+    return SessionPublic(user=UserPublic.model_validate(user), csrf_token=token)
+
+
+def authenticate(request: Request, session: Session, username: str, password: str) -> store.User:
+    """The active user with these credentials, under the login rate limit; else 401 or 429.
+    Shared by the API and the login page."""
     limiter = request.app.state.login_limiter
     client = _client_address(request)
-    wait = limiter.retry_after(body.username, client)
+    wait = limiter.retry_after(username, client)
     if wait is not None:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many failed logins for {body.username!r}; try again in {wait} s",
+            f"too many failed logins for {username!r}; try again in {wait} s",
             headers={"Retry-After": str(wait)},
         )
-    user = store.get_user_by_username(session, username=body.username)
-    password_ok = verify_password(user.password_hash if user else None, body.password)
+    user = store.get_user_by_username(session, username=username)
+    password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.is_active:
-        limiter.record_failure(body.username, client)
+        limiter.record_failure(username, client)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    limiter.reset(body.username, client)
+    limiter.reset(username, client)
     if needs_rehash(user.password_hash):  # argon2 parameters were raised since it was hashed
         user = store.update_user(
-            session, user=user, password_hash=hash_password(body.password), actor=user
+            session, user=user, password_hash=hash_password(password), actor=user
         )
-    token = start_session(request, user.id, user.password_hash)
-    return SessionPublic(user=UserPublic.model_validate(user), csrf_token=token)
+    return user
 
 
 @router.post(

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from annotator.deps import CurrentUser, SessionDep, SettingsDep
-from annotator.media import resolve_media_file
+from annotator.media import resolve_media_file, video_info
 from annotator.policy import require_clip_access
 
 router = APIRouter(tags=["media"])
@@ -30,3 +30,12 @@ def clip_media(
     path = resolve_media_file(settings.media_root, clip.video, base=project.media_root)
     # private: the response depends on who asks, so shared caches must not keep it
     return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/media/{clip_id}/info", tags=["media"])
+def clip_media_info(
+    clip_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> dict[str, float | int | None]:
+    """The clip video's fps, frames, duration (s), width and height (for frame stepping)."""
+    clip, project = require_clip_access(session, user, clip_id)
+    return video_info(resolve_media_file(settings.media_root, clip.video, base=project.media_root))

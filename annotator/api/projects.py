@@ -32,7 +32,9 @@ from annotator.policy import (
     visible_projects,
 )
 from fgtext import store
-from fgtext.store import Clip, NotFoundError, Project
+from fgtext.compose import compose_fg_text_draft
+from fgtext.errors import FgTextError
+from fgtext.store import Clip, InvalidInputError, NotFoundError, Project
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -140,6 +142,29 @@ def add_member(
         raise NotFoundError(f"user {body.username!r} does not exist")
     store.add_member(session, project=project, user=member, actor=user)
     return member
+
+
+@router.get("/{project_id}/fg-text")
+def fg_text(
+    project_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    initiator: str | None = None,
+    receiver: str | None = None,
+    direction: str | None = None,
+    motion_type: str | None = None,
+) -> dict[str, Any]:
+    """The FG-Text sentence these attribute values produce under the project's schema; a
+    missing value shows as "[dimension]" (`complete` is false). The annotation page's live
+    sentence."""
+    project = require_project_access(session, user, project_id)
+    values = {"initiator": initiator, "receiver": receiver, "direction": direction,
+              "motion_type": motion_type}  # fmt: skip
+    try:
+        text = compose_fg_text_draft(values, store.project_schema(project))
+    except FgTextError as e:
+        raise InvalidInputError(str(e)) from None
+    return {"text": text, "complete": all(values.values())}
 
 
 @router.get("/{project_id}/progress")

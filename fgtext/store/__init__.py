@@ -24,12 +24,14 @@ from fgtext.store.annotations import (
     list_annotations,
     submit_annotation,
     update_annotation,
+    withdraw_annotation,
 )
 from fgtext.store.assignment import (
     DEFAULT_LEASE_SECONDS,
     check_can_annotate,
     list_skips,
     next_clip,
+    remaining_for,
     skip_clip,
 )
 from fgtext.store.db import create_db_engine, describe_url, normalise_url
@@ -85,6 +87,7 @@ from fgtext.store.projects import (
     list_clips,
     list_projects,
     project_classes,
+    project_members,
     project_schema,
     update_class_text,
 )
@@ -164,8 +167,10 @@ __all__ = [
     "normalise_url",
     "project_agreement",
     "project_classes",
+    "project_members",
     "project_progress",
     "project_schema",
+    "remaining_for",
     "require_current_schema",
     "review_queue",
     "schema_status",
@@ -176,4 +181,5 @@ __all__ = [
     "update_user",
     "upgrade_database",
     "validate_attributes",
+    "withdraw_annotation",
 ]

@@ -4,16 +4,23 @@ Submitting needs the clip's lease (from `next_clip`) or free room on the clip (f
 annotations plus other users' live leases). Resubmitting the same values is a no-op that
 returns the stored annotation; different values on submit are a conflict (edit instead).
 Edits carry the version they were based on; a stale one is refused and nothing is written.
+An annotator may withdraw their own annotation (the annotation page's undo): the clip is leased
+back to them, and the audit log keeps the withdrawn values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
-from fgtext.store.assignment import check_can_annotate, live_leases_of_others
+from fgtext.store.assignment import (
+    DEFAULT_LEASE_SECONDS,
+    check_can_annotate,
+    live_leases_of_others,
+)
 from fgtext.store.db import audit, write_transaction
 from fgtext.store.errors import (
     ConflictError,
@@ -182,6 +189,48 @@ def update_annotation(
                          "seconds_spent_added": seconds_spent},
             )  # fmt: skip
     return stored
+
+
+def withdraw_annotation(session: Session, *, annotation: Annotation, user: User) -> Clip:
+    """Take back one's own annotation (undo of a submission) and lease its clip to `user` again,
+    so they can label it anew. Refused once a reviewer has adjudicated the clip: the decision
+    may rest on it. Returns the clip."""
+    with write_transaction(session, lock_project=_project_id_of(session, annotation)):
+        stored = session.get(Annotation, annotation.id, populate_existing=True)
+        if stored is None:
+            raise NotFoundError(f"annotation {annotation.id} does not exist")
+        user = session.get(User, user.id)
+        if stored.user_id != user.id:
+            raise PermissionDeniedError(
+                f"annotation {stored.id} belongs to another annotator; only its author withdraws it"
+            )
+        clip = session.get(Clip, stored.clip_id, populate_existing=True)
+        project = session.get(Project, clip.project_id)
+        check_can_annotate(session, project=project, user=user)
+        if clip.status == "adjudicated":
+            raise ConflictError(
+                f"clip {clip.clip_id!r} has been adjudicated; edit the annotation instead"
+            )
+        withdrawn = {"clip_id": clip.id, "attributes": stored.attributes,
+                     "unsure": stored.unsure, "note": stored.note, "version": stored.version,
+                     "seconds_spent": stored.seconds_spent}  # fmt: skip
+        session.delete(stored)
+        session.flush()
+        clip.n_annotations = max(0, clip.n_annotations - 1)
+        refresh_clip_status(session, clip=clip, project=project)
+        session.execute(delete(Lease).where(Lease.clip_id == clip.id, Lease.user_id == user.id))
+        session.add(
+            Lease(
+                project_id=project.id, clip_id=clip.id, user_id=user.id,
+                expires_at=utc_now() + timedelta(seconds=DEFAULT_LEASE_SECONDS),
+            )
+        )  # fmt: skip
+        _bump_labels_revision(session, project.id)
+        audit(
+            session, actor=user, action="annotation.withdraw", entity_type="annotation",
+            entity_id=annotation.id, project_id=project.id, payload=withdrawn,
+        )  # fmt: skip
+    return clip
 
 
 def _project_id_of(session: Session, annotation: Annotation) -> int:

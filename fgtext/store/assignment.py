@@ -120,6 +120,24 @@ def _first_open_clip(session: Session, *, project: Project, user: User, now) -> 
     return None
 
 
+def remaining_for(session: Session, *, project: Project, user: User) -> int:
+    """How many clips `user` could still be handed: clips with room for another annotation
+    that they have neither labelled nor skipped (leases aside, which come and go)."""
+    labelled = exists().where(Annotation.clip_id == Clip.id, Annotation.user_id == user.id)
+    skipped = exists().where(Skip.clip_id == Clip.id, Skip.user_id == user.id)
+    return session.exec(
+        select(func.count())
+        .select_from(Clip)
+        .where(
+            Clip.project_id == project.id,
+            Clip.status.in_(("unlabelled", "in_progress")),
+            Clip.n_annotations < project.annotators_per_clip,
+            ~labelled,
+            ~skipped,
+        )
+    ).one()
+
+
 def skip_clip(session: Session, *, project: Project, clip: Clip, user: User, reason: str) -> Skip:
     """Record that `user` passes on `clip` (never offered to them again) and free its lease."""
     reason = reason.strip() if isinstance(reason, str) else ""

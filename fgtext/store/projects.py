@@ -254,6 +254,18 @@ def add_member(
     return member
 
 
+def project_members(session: Session, *, project: Project) -> list[User]:
+    """The project's members, by username."""
+    return list(
+        session.exec(
+            select(User)
+            .join(ProjectMember, ProjectMember.user_id == User.id)
+            .where(ProjectMember.project_id == project.id)
+            .order_by(User.username)
+        )
+    )
+
+
 def is_member(session: Session, *, project: Project, user: User) -> bool:
     return session.get(ProjectMember, (project.id, user.id)) is not None
 

@@ -4,7 +4,9 @@ their own logged-in clients, and a project."""
 
 from __future__ import annotations
 
+import io
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from sqlmodel import Session
 
 from annotator.app import create_app
 from annotator.auth import hash_password
+from annotator.cli import main
 from annotator.settings import Settings
 from fgtext import store
 from fgtext.synth import SynthConfig, synthesize
@@ -128,3 +131,22 @@ def member(make_user, admin, project) -> Callable[..., Actor]:
         return actor
 
     return make
+
+
+@pytest.fixture
+def cli(monkeypatch, media_root, capsys):
+    """cli(*argv, stdin='') runs `fgtext-annotator` in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("FGTEXT_MEDIA_ROOT", str(media_root))
+    monkeypatch.delenv("FGTEXT_DATABASE_URL", raising=False)
+
+    def run(*argv: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        try:
+            main(list(argv))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code or 0
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

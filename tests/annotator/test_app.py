@@ -86,8 +86,8 @@ def test_openapi_documents_the_api_and_root_redirects_to_the_docs(app):
                  "/media/{clip_id}"):  # fmt: skip
         assert path in paths, path
     assert "password_hash" not in str(spec["components"]["schemas"])
-    root = client.get("/", follow_redirects=False)
-    assert root.status_code == 307 and root.headers["location"] == "/docs"
+    root = client.get("/", follow_redirects=False)  # the UI: log in first
+    assert root.status_code == 303 and root.headers["location"] == "/login"
     docs = client.get("/docs")
     assert docs.status_code == 200
     # the page's script and styles come from the app, not a CDN (annotators may be offline)

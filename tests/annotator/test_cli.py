@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from annotator.app import create_app
-from annotator.cli import main
 from annotator.settings import Settings
 from fgtext import store
 from tests.annotator.conftest import DATASET
-
-
-@pytest.fixture
-def cli(monkeypatch, media_root, capsys):
-    monkeypatch.setenv("FGTEXT_MEDIA_ROOT", str(media_root))
-    monkeypatch.delenv("FGTEXT_DATABASE_URL", raising=False)
-
-    def run(*argv: str, stdin: str = "") -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        try:
-            main(list(argv))
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code or 0
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _users(database_url: str) -> dict[str, str]:

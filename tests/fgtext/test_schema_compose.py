@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fgtext.compose import compose_class_text, compose_fg_text
+from fgtext.compose import compose_class_text, compose_fg_text, compose_fg_text_draft
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS, Schema, default_schema, load_class_list, load_schema
 
@@ -186,3 +186,23 @@ def test_any_schema_value_renders_a_single_clean_sentence(values, plural):
     assert re.fullmatch(r"[A-Z][a-z]*( [a-z]+)* ?[a-z]*\.", text), text
     initiator, receiver, direction, motion = values
     assert text.lower().rstrip(".").split() == [initiator, motion, receiver, direction]
+
+
+_VALUES = {d: list(default_schema().dimensions[d]) for d in DIMENSIONS}
+
+
+@given(st.fixed_dictionaries({d: st.sampled_from(v) for d, v in _VALUES.items()}))
+def test_the_live_draft_of_a_full_set_is_the_sentence(attrs):
+    assert compose_fg_text_draft(attrs) == compose_fg_text(attrs)
+
+
+def test_the_live_draft_shows_missing_dimensions_and_refuses_unknown_values():
+    assert compose_fg_text_draft({}) == "[initiator] [motion type] [receiver] [direction]."
+    assert compose_fg_text_draft({"initiator": "both_hands", "receiver": "none"}) == (
+        "Both hands [motion type] [direction]."
+    )
+    assert compose_fg_text_draft({"motion_type": "rub", "receiver": "eyes", "direction": ""}) == (
+        "[initiator] rubs the eyes [direction]."
+    )
+    with pytest.raises(FgTextError, match="unknown direction 'sideways'"):
+        compose_fg_text_draft({"direction": "sideways"})

@@ -1,0 +1,146 @@
+"""What the dashboard and review pages draw, computed here so the templates only place it:
+alpha bars with their intervals on a fixed -1..1 axis, heat-map cells with their colours,
+per-class rows, annotator speed, and which dimensions a clip's annotators disagree on.
+
+Charts are inline SVG and tables written by the templates: no charting library, nothing to
+download, and every number on screen is also in the page's text for screen readers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from fgtext.schema import DIMENSIONS
+
+# Krippendorff's (2004) guide: alpha >= .800 reliable, >= .667 tentative conclusions only.
+RELIABLE, TENTATIVE = 0.800, 0.667
+
+
+def alpha_band(value: float | None) -> str:
+    if value is None:
+        return "undefined"
+    return "good" if value >= RELIABLE else "fair" if value >= TENTATIVE else "poor"
+
+
+def _x(value: float, left: float, width: float) -> float:
+    """Position of an alpha on an axis from -1 (left) to 1 (left + width)."""
+    return round(left + (max(-1.0, min(1.0, value)) + 1.0) / 2.0 * width, 1)
+
+
+def alpha_chart(report: dict[str, Any], *, left: float = 130, width: float = 460) -> dict:
+    """Rows (dimension, alpha, interval, bar and whisker x positions) and the axis ticks."""
+    rows = []
+    for name in [*DIMENSIONS, "tuple"]:
+        figures = report.get("dimensions", {}).get(name)
+        if figures is None:
+            continue
+        alpha = figures["krippendorff_alpha"]
+        value, ci = alpha["value"], alpha.get("ci95")
+        zero = _x(0.0, left, width)
+        row = {"name": name, "value": value, "ci": ci, "band": alpha_band(value),
+               "note": alpha.get("note", ""), "zero": zero}  # fmt: skip
+        if value is not None:
+            end = _x(value, left, width)
+            row.update(bar_x=min(zero, end), bar_width=abs(end - zero), end=end)
+        if ci and ci[0] is not None and ci[1] is not None:
+            row.update(ci_lo=_x(ci[0], left, width), ci_hi=_x(ci[1], left, width))
+        rows.append(row)
+    ticks = [{"value": v, "x": _x(v, left, width)} for v in (-1.0, -0.5, 0.0, 0.5, 1.0)]
+    marks = [{"value": v, "x": _x(v, left, width)} for v in (TENTATIVE, RELIABLE)]
+    return {"rows": rows, "ticks": ticks, "marks": marks, "left": left, "width": width}
+
+
+def _blend(value: float, low: tuple[int, int, int], high: tuple[int, int, int]) -> str:
+    t = max(0.0, min(1.0, value))
+    r, g, b = (round(a + (c - a) * t) for a, c in zip(low, high, strict=True))
+    return f"rgb({r}, {g}, {b})"
+
+
+def heat_map(report: dict[str, Any], dimension: str, kind: str) -> dict[str, Any] | None:
+    """Cells of the pairwise Cohen's kappa matrix (`kind="cohen_kappa"`: annotator x annotator,
+    kappa from -1 to 1) or of the coincidence matrix (`kind="confusion"`: value x value, counts
+    scaled by the largest off-diagonal one so confusions stand out), with colours and text."""
+    figures = report.get("dimensions", {}).get(dimension)
+    if not figures or not figures.get(kind):
+        return None
+    data = figures[kind]
+    labels = data.get("annotators") if kind == "cohen_kappa" else data.get("categories")
+    matrix = data.get("matrix") or []
+    if not labels or not matrix:
+        return None
+    if kind == "cohen_kappa":
+        n_items = data.get("n_items") or [[None] * len(labels)] * len(labels)
+
+        def cell(i: int, j: int, v: float | None) -> dict[str, Any]:
+            if v is None:
+                colour = "#f1f3f5"
+            elif v >= 0:  # diverging: white at chance (0), green above, red below
+                colour = _blend(v, (247, 248, 248), (40, 130, 90))
+            else:
+                colour = _blend(-v, (247, 248, 248), (200, 60, 60))
+            return {"value": v, "colour": colour, "text": "–" if v is None else f"{v:.2f}",
+                    "title": f"{labels[i]} × {labels[j]}: κ = "
+                    + ("undefined" if v is None else f"{v:.3f}") + f" over {n_items[i][j]} clips",
+                    "dark": v is not None and abs(v) > 0.55}  # fmt: skip
+
+    else:
+        off = [v for i, r in enumerate(matrix) for j, v in enumerate(r) if i != j]
+        top = max(off, default=0.0) or 1.0
+        diag = max((matrix[i][i] for i in range(len(matrix))), default=0.0) or 1.0
+
+        def cell(i: int, j: int, v: float | None) -> dict[str, Any]:
+            v = v or 0.0
+            if i == j:
+                colour, dark = _blend(v / diag, (244, 247, 246), (64, 145, 108)), v / diag > 0.6
+            else:
+                colour, dark = _blend(v / top, (250, 250, 250), (214, 92, 60)), v / top > 0.6
+            text = f"{v:g}" if v else "·"
+            return {"value": v, "colour": colour, "text": text, "dark": dark,
+                    "title": f"{labels[i]} ↔ {labels[j]}: {v:g} coincidences"}  # fmt: skip
+
+    rows = [
+        {"label": labels[i], "cells": [cell(i, j, v) for j, v in enumerate(r)]}
+        for i, r in enumerate(matrix)
+    ]
+    return {"labels": labels, "rows": rows, "note": data.get("note", ""),
+            "top": data.get("top_disagreements", [])}  # fmt: skip
+
+
+def per_class_rows(report: dict[str, Any], dimension: str) -> list[dict[str, Any]]:
+    """Per gesture class: alpha, percent agreement and clips, weakest alpha first."""
+    figures = report.get("dimensions", {}).get(dimension) or {}
+    rows = [
+        {"name": name, "alpha": f.get("krippendorff_alpha"), "band": alpha_band(
+            f.get("krippendorff_alpha")), "percent": f.get("percent_agreement"),
+         "n_units": f.get("n_units"), "note": f.get("note", "")}
+        for name, f in (figures.get("per_class") or {}).items()
+    ]  # fmt: skip
+    return sorted(rows, key=lambda r: (r["alpha"] is None, r["alpha"] or 0.0, r["name"]))
+
+
+def annotator_speed(progress: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per annotator: labels, median seconds per clip, clips per hour and a bar width (%)."""
+    rows = progress.get("annotators", [])
+    most = max((r["annotations"] for r in rows), default=0) or 1
+    return [
+        {**r, "per_hour": round(3600 / r["median_seconds"]) if r["median_seconds"] else None,
+         "share": round(100 * r["annotations"] / most)}
+        for r in rows
+    ]  # fmt: skip
+
+
+def disagreeing_dimensions(review: Any) -> list[str]:
+    """The dimensions on which a clip's annotations differ."""
+    return [d for d in DIMENSIONS if len({a.attributes[d] for a in review.annotations}) > 1]
+
+
+def majority_values(review: Any) -> dict[str, str]:
+    """Per dimension the most common value among the annotations (the earliest on a tie): the
+    review form's starting point, which the reviewer confirms or changes."""
+    values: dict[str, str] = {}
+    for d in DIMENSIONS:
+        counts = Counter(a.attributes[d] for a in review.annotations)
+        if counts:
+            values[d] = counts.most_common(1)[0][0]
+    return values

@@ -1,0 +1,403 @@
+"""The browser UI: server-rendered pages (Jinja2 templates in `annotator/templates`, CSS and JS
+in `annotator/static`, no build step).
+
+Pages read through the store and the same policy functions as the JSON API; every change a
+page makes (labels, adjudications, users, projects) goes through the JSON API with the
+session's CSRF token, so the API stays the one place where writes are checked. Only logging in
+and out are plain form posts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from annotator import charts
+from annotator.api.auth import authenticate
+from annotator.api.models import AnnotationPublic
+from annotator.api.projects import clip_public, project_detail
+from annotator.api.review import clip_review
+from annotator.auth import csrf_token, end_session, start_session
+from annotator.deps import SessionDep, session_user
+from annotator.policy import (
+    ADMIN,
+    REVIEWER,
+    can_review_project,
+    require_clip_access,
+    require_project_access,
+    require_project_review,
+    require_role,
+    visible_progress,
+    visible_projects,
+)
+from fgtext import store
+from fgtext.compose import compose_fg_text
+from fgtext.errors import FgTextError
+from fgtext.schema import DIMENSIONS
+from fgtext.store import User
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(DIMENSIONS=DIMENSIONS, ADMIN=ADMIN, REVIEWER=REVIEWER)
+templates.env.filters["label"] = lambda value: str(value).replace("_", " ")
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+# Player and label shortcuts, shown on the annotation page and its help overlay. Letters only
+# ever filter the active attribute's values, so they never collide with the player's keys.
+SHORTCUTS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Player", [
+        ("Space", "play / pause"),
+        ("← / →", "one frame back / forward"),
+        ("Shift + ← / →", "ten frames back / forward"),
+        ("- / =", "slower / faster (0.1× to 2×)"),
+        ("[ / ]", "mark loop start / end here"),
+        ("\\", "loop on / off"),
+        ("0", "reset zoom (drag on the video to zoom)"),
+    ]),
+    ("Labels", [
+        ("1 – 4", "go to initiator, receiver, direction, motion"),
+        ("a – z", "type to filter the values"),
+        ("↑ / ↓", "move through the values"),
+        ("Enter", "choose and go to the next attribute"),
+        ("Esc", "clear the filter"),
+        ("Alt + U", "unsure on / off"),
+        ("Alt + N", "write a note (Esc leaves it)"),
+    ]),
+    ("Clip", [
+        ("Ctrl + Enter", "submit and go to the next clip"),
+        ("Ctrl + Z", "undo the last submission"),
+        ("Alt + S", "skip this clip (asks why)"),
+        ("?", "show / hide these shortcuts"),
+    ]),
+]  # fmt: skip
+
+
+class LoginRequired(Exception):
+    """A page was asked for without a valid session: go to the login page, then come back."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def page_user(request: Request, session: SessionDep) -> User:
+    """The logged-in, active user of a page request; otherwise a redirect to /login."""
+    user = session_user(request, session)
+    if user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    return user
+
+
+PageUser = Annotated[User, Depends(page_user)]
+
+
+def _safe_next(url: str | None) -> str:
+    """Only a path on this site: an open redirect would let a link send people elsewhere."""
+    if not url or not url.startswith("/") or url.startswith("//") or urlsplit(url).netloc:
+        return "/"
+    return url
+
+
+def render(
+    request: Request, template: str, user: User | None = None, status_code: int = 200, **context
+) -> HTMLResponse:
+    if user is not None and csrf_token(request) is None:  # a session from before CSRF tokens
+        start_session(request, user.id, user.password_hash)
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"user": user, "csrf_token": csrf_token(request), **context},
+        status_code=status_code,
+    )
+
+
+# -- login and logout -----------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", next=_safe_next(next))
+
+
+@router.post("/login")
+def login_form(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    if not username or not password:
+        return render(
+            request, "login.html", next=_safe_next(next), username=username,
+            error="Enter your username and password.", status_code=400,
+        )  # fmt: skip
+    try:
+        user = authenticate(request, session, username, password)
+    except HTTPException as e:
+        message = (
+            "Wrong username or password."
+            if e.status_code == status.HTTP_401_UNAUTHORIZED
+            else f"{e.detail[:1].upper()}{e.detail[1:]}."
+        )
+        return render(
+            request, "login.html", next=_safe_next(next), username=username, error=message,
+            status_code=e.status_code,
+        )  # fmt: skip
+    start_session(request, user.id, user.password_hash)
+    return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/logout")
+def logout_form(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+    expected = csrf_token(request)
+    if expected and csrf != expected:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the page was out of date; log out again")
+    end_session(request)
+    return RedirectResponse("/login?logged_out=1", status.HTTP_303_SEE_OTHER)
+
+
+# -- annotators -----------------------------------------------------------------------------
+
+
+def _project_card(session, user: User, project: store.Project) -> dict[str, Any]:
+    progress = visible_progress(user, store.project_progress(session, project=project))
+    mine = next((a for a in progress["annotators"] if a["user_id"] == user.id), None)
+    return {
+        "project": project,
+        "progress": progress,
+        "done": mine["annotations"] if mine else 0,
+        "remaining": store.remaining_for(session, project=project, user=user),
+        "can_review": can_review_project(session, user, project),
+    }
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, user: PageUser) -> HTMLResponse:
+    cards = [_project_card(session, user, p) for p in visible_projects(session, user)]
+    return render(request, "home.html", user, cards=cards)
+
+
+def _project_page_context(session, user: User, project: store.Project) -> dict[str, Any]:
+    return {"project": project, "can_review": can_review_project(session, user, project)}
+
+
+@router.get("/projects/{project_id}/annotate")
+def annotate_page(
+    request: Request,
+    project_id: int,
+    session: SessionDep,
+    user: PageUser,
+    clip: int | None = None,
+) -> HTMLResponse:
+    """The annotation page: the next clip, or `?clip=ID` to edit one's own earlier label."""
+    project = require_project_access(session, user, project_id)
+    store.check_can_annotate(session, project=project, user=user)
+    detail = project_detail(session, project)
+    editing = None
+    if clip is not None:
+        found, clip_project = require_clip_access(session, user, clip)
+        if clip_project.id != project.id:
+            raise store.NotFoundError(f"clip {clip} does not exist")
+        mine = [a for a in store.clip_annotations(session, clip=found) if a.user_id == user.id]
+        if not mine:
+            raise store.NotFoundError("you have not labelled this clip; nothing to edit")
+        editing = {
+            "clip": clip_public(found).model_dump(),
+            "annotation": AnnotationPublic.model_validate(mine[0]).model_dump(mode="json"),
+        }
+    card = _project_card(session, user, project)
+    config = {
+        "project": detail.model_dump(mode="json", by_alias=True),
+        "editing": editing,
+        "done": card["done"],
+        "remaining": card["remaining"],
+        "recent": _recent(session, project, user, limit=8),
+    }
+    return render(
+        request, "annotate.html", user, config=config, shortcuts=SHORTCUTS,
+        **_project_page_context(session, user, project),
+    )  # fmt: skip
+
+
+def _recent(session, project: store.Project, user: User, *, limit: int | None = None) -> list:
+    """One's own labels in the project, newest first, with their clip and FG-Text sentence."""
+    schema = store.project_schema(project)
+    annotations = store.list_annotations(session, project=project, user=user)[::-1][:limit]
+    names = {c.class_id: c.name for c in store.project_classes(session, project=project)}
+    rows = []
+    for a in annotations:
+        clip = store.get_clip(session, clip_id=a.clip_id)
+        rows.append({
+            "annotation_id": a.id, "clip": clip.id, "clip_id": clip.clip_id,
+            "class_name": names.get(clip.label, str(clip.label)),
+            "attributes": a.attributes, "unsure": a.unsure, "note": a.note,
+            "sentence": compose_fg_text(a.attributes, schema),
+            "seconds_spent": a.seconds_spent,
+            "updated_at": AnnotationPublic.model_validate(a).updated_at.isoformat(),
+            "status": clip.status,
+        })  # fmt: skip
+    return rows
+
+
+@router.get("/projects/{project_id}/mine")
+def my_labels_page(
+    request: Request, project_id: int, session: SessionDep, user: PageUser
+) -> HTMLResponse:
+    """Queue and progress: done / remaining and every label one has given, to edit."""
+    project = require_project_access(session, user, project_id)
+    return render(
+        request, "mine.html", user, card=_project_card(session, user, project),
+        rows=_recent(session, project, user), **_project_page_context(session, user, project),
+    )  # fmt: skip
+
+
+# -- reviewers ------------------------------------------------------------------------------
+
+
+@router.get("/projects/{project_id}/agreement")
+def agreement_page(
+    request: Request,
+    project_id: int,
+    session: SessionDep,
+    user: PageUser,
+    dimension: str = "initiator",
+) -> HTMLResponse:
+    """The agreement dashboard: alpha with its interval per dimension, pairwise kappa, per
+    class, and the confusion between annotators for the chosen dimension."""
+    project = require_project_review(session, user, project_id)
+    report = store.project_agreement(session, project=project)
+    choices = [*DIMENSIONS, "tuple"]
+    if dimension not in choices:
+        raise store.InvalidInputError(
+            f"dimension {dimension!r}: expected one of {', '.join(choices)}"
+        )
+    return render(
+        request, "agreement.html", user, report=report, dimension=dimension, choices=choices,
+        alpha_chart=charts.alpha_chart(report), figures=report["dimensions"].get(dimension),
+        kappa=charts.heat_map(report, dimension, "cohen_kappa"),
+        confusion=charts.heat_map(report, dimension, "confusion"),
+        per_class=charts.per_class_rows(report, dimension),
+        progress=store.project_progress(session, project=project),
+        **_project_page_context(session, user, project),
+    )  # fmt: skip
+
+
+@router.get("/projects/{project_id}/review")
+def review_queue_page(
+    request: Request, project_id: int, session: SessionDep, user: PageUser
+) -> HTMLResponse:
+    project = require_project_review(session, user, project_id)
+    queue = [clip_review(session, c) for c in store.review_queue(session, project=project)]
+    names = {c.class_id: c.name for c in store.project_classes(session, project=project)}
+    return render(
+        request, "review_queue.html", user, queue=queue, class_names=names,
+        disagreements=[charts.disagreeing_dimensions(r) for r in queue],
+        **_project_page_context(session, user, project),
+    )  # fmt: skip
+
+
+@router.get("/clips/{clip_id}/review")
+def review_clip_page(
+    request: Request, clip_id: int, session: SessionDep, user: PageUser
+) -> HTMLResponse:
+    """One clip with every annotator's labels side by side, the player, and the decision."""
+    clip, project = require_clip_access(session, user, clip_id)
+    require_project_review(session, user, project.id)
+    review = clip_review(session, clip)
+    queue = [c.id for c in store.review_queue(session, project=project)]
+    later = [c for c in queue if c != clip.id]
+    names = {c.class_id: c.name for c in store.project_classes(session, project=project)}
+    detail = project_detail(session, project)
+    config = {
+        "project": detail.model_dump(mode="json", by_alias=True),
+        "clip": review.clip.model_dump(),
+        "next_url": f"/clips/{later[0]}/review" if later else f"/projects/{project.id}/review",
+    }
+    return render(
+        request, "review_clip.html", user, review=review, config=config,
+        class_name=names.get(clip.label, str(clip.label)),
+        suggestion=charts.majority_values(review), remaining=len(later),
+        disagreeing=charts.disagreeing_dimensions(review), schema=detail.schema_spec,
+        **_project_page_context(session, user, project),
+    )  # fmt: skip
+
+
+# -- admins ---------------------------------------------------------------------------------
+
+
+@router.get("/admin")
+def admin_page(request: Request, session: SessionDep, user: PageUser) -> HTMLResponse:
+    require_role(user, ADMIN)
+    projects = [
+        {"project": p, "progress": store.project_progress(session, project=p)}
+        for p in visible_projects(session, user)
+    ]
+    settings = request.app.state.settings
+    return render(
+        request, "admin.html", user, projects=projects, users=store.list_users(session),
+        media_root=settings.media_root.resolve(),
+    )  # fmt: skip
+
+
+@router.get("/admin/projects/{project_id}")
+def admin_project_page(
+    request: Request, project_id: int, session: SessionDep, user: PageUser
+) -> HTMLResponse:
+    require_role(user, ADMIN)
+    project = require_project_access(session, user, project_id)
+    progress = store.project_progress(session, project=project)
+    member_ids = {m.id for m in store.project_members(session, project=project)}
+    users = store.list_users(session)
+    return render(
+        request, "admin_project.html", user, progress=progress,
+        speed=charts.annotator_speed(progress),
+        members=[u for u in users if u.id in member_ids],
+        non_members=[u for u in users if u.id not in member_ids and u.is_active],
+        detail=project_detail(session, project),
+        clips=[clip_public(c) for c in store.list_clips(session, project=project, limit=20)],
+        n_clips=store.count_clips(session, project=project),
+        media_root=request.app.state.settings.media_root.resolve(),
+        **_project_page_context(session, user, project),
+    )  # fmt: skip
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def is_page_request(request: Request) -> bool:
+    """A request for a page (not the JSON API, media or the API docs): errors become pages."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/media/", "/docs", "/static/"))
+
+
+def login_redirect(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    target = "/login" if exc.next_url == "/" else f"/login?next={quote(exc.next_url)}"
+    return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    user = None
+    try:  # the top bar shows who is logged in, when that can be known
+        with Session(request.app.state.engine) as session:
+            user = session_user(request, session)
+    except (FgTextError, SQLAlchemyError):  # e.g. the database is down: the page still renders
+        user = None
+    return render(
+        request, "error.html", user, status_code=status_code, code=status_code, message=message
+    )
+
+
+def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+    return error_page(request, exc.status_code, str(exc.detail))

@@ -1,0 +1,96 @@
+"""What the dashboard draws: alpha bars and intervals on the -1..1 axis, heat-map colours,
+per-class order, annotator speed, and the review form's starting values."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from annotator import charts
+
+
+def _dimension(alpha, ci=None, **more):
+    return {"krippendorff_alpha": {"value": alpha, "ci95": ci}, **more}
+
+
+def test_alpha_bars_and_whiskers_sit_on_the_axis():
+    report = {"dimensions": {
+        "initiator": _dimension(1.0, [0.8, 1.0]), "receiver": _dimension(-0.5, [-1.0, 0.0]),
+        "direction": _dimension(None), "motion_type": _dimension(0.7, [None, None]),
+        "tuple": _dimension(0.0, [-0.2, 0.3]),
+    }}  # fmt: skip
+    chart = charts.alpha_chart(report, left=100, width=400)
+    rows = {r["name"]: r for r in chart["rows"]}
+    assert [r["name"] for r in chart["rows"]] == [
+        "initiator",
+        "receiver",
+        "direction",
+        "motion_type",
+        "tuple",
+    ]
+    assert rows["initiator"]["zero"] == 300 and rows["initiator"]["end"] == 500
+    assert (rows["initiator"]["bar_x"], rows["initiator"]["bar_width"]) == (300, 200)
+    assert (rows["initiator"]["ci_lo"], rows["initiator"]["ci_hi"]) == (460, 500)
+    assert (rows["receiver"]["bar_x"], rows["receiver"]["bar_width"]) == (200, 100)  # leftwards
+    assert "bar_x" not in rows["direction"] and rows["direction"]["band"] == "undefined"
+    assert "ci_lo" not in rows["motion_type"] and rows["motion_type"]["band"] == "fair"
+    assert rows["tuple"]["band"] == "poor" and rows["initiator"]["band"] == "good"
+    assert [t["x"] for t in chart["ticks"]] == [100, 200, 300, 400, 500]
+    assert [m["x"] for m in chart["marks"]] == [433.4, 460]
+
+
+def test_kappa_heat_map_diverges_from_white_at_chance():
+    report = {"dimensions": {"initiator": {"cohen_kappa": {
+        "annotators": ["a", "b", "c"],
+        "matrix": [[1.0, 0.0, -1.0], [0.0, 1.0, None], [-1.0, None, 1.0]],
+        "n_items": [[5, 5, 4], [5, 5, 0], [4, 0, 4]],
+    }}}}  # fmt: skip
+    heat = charts.heat_map(report, "initiator", "cohen_kappa")
+    cells = [[c["colour"] for c in row["cells"]] for row in heat["rows"]]
+    assert cells[0] == ["rgb(40, 130, 90)", "rgb(247, 248, 248)", "rgb(200, 60, 60)"]
+    assert cells[1][2] == "#f1f3f5" and heat["rows"][1]["cells"][2]["text"] == "–"
+    assert heat["rows"][0]["cells"][2]["title"] == "a × c: κ = -1.000 over 4 clips"
+    assert charts.heat_map(report, "receiver", "cohen_kappa") is None
+
+
+def test_confusion_heat_map_scales_off_diagonal_cells_by_the_largest():
+    report = {"dimensions": {"receiver": {"confusion": {
+        "categories": ["eyes", "nose"], "matrix": [[6.0, 2.0], [2.0, 3.0]],
+        "top_disagreements": [{"categories": ["eyes", "nose"], "coincidences": 2.0}],
+    }}}}  # fmt: skip
+    heat = charts.heat_map(report, "receiver", "confusion")
+    assert heat["rows"][0]["cells"][1]["colour"] == "rgb(214, 92, 60)"  # the top confusion
+    assert heat["rows"][0]["cells"][0]["colour"] == "rgb(64, 145, 108)"  # the top agreement
+    assert heat["rows"][1]["cells"][1]["text"] == "3"
+    assert heat["top"][0]["coincidences"] == 2.0
+
+
+def test_per_class_rows_weakest_first_and_speed():
+    report = {"dimensions": {"initiator": {"per_class": {
+        "b": {"krippendorff_alpha": 0.9, "percent_agreement": 0.95, "n_units": 4},
+        "a": {"krippendorff_alpha": None, "percent_agreement": 1.0, "n_units": 3},
+        "c": {"krippendorff_alpha": 0.2, "percent_agreement": 0.5, "n_units": 5},
+    }}}}  # fmt: skip
+    assert [r["name"] for r in charts.per_class_rows(report, "initiator")] == ["c", "b", "a"]
+    speed = charts.annotator_speed({"annotators": [
+        {"username": "x", "annotations": 10, "median_seconds": 12.0},
+        {"username": "y", "annotations": 5, "median_seconds": None},
+    ]})  # fmt: skip
+    assert [(r["per_hour"], r["share"]) for r in speed] == [(300, 100), (None, 50)]
+
+
+def test_review_starts_from_the_most_common_value_and_marks_disputes():
+    labels = [
+        {"initiator": "head", "receiver": "none", "direction": "static", "motion_type": "lower"},
+        {"initiator": "neck", "receiver": "none", "direction": "static", "motion_type": "raise"},
+        {"initiator": "neck", "receiver": "none", "direction": "static", "motion_type": "lower"},
+    ]
+    review = SimpleNamespace(annotations=[SimpleNamespace(attributes=a) for a in labels])
+    assert charts.majority_values(review) == {
+        "initiator": "neck",
+        "receiver": "none",
+        "direction": "static",
+        "motion_type": "lower",
+    }
+    assert charts.disagreeing_dimensions(review) == ["initiator", "motion_type"]
+    tie = SimpleNamespace(annotations=review.annotations[:2])
+    assert charts.majority_values(tie)["initiator"] == "head"  # the earliest on a tie

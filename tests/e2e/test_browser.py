@@ -1,0 +1,382 @@
+"""The annotator in a real headless Chromium: the annotation flow by keyboard, agreement,
+adjudication, export download, the player's controls, undo, edit, errors, layout and labels."""
+
+from __future__ import annotations
+
+import io
+import math
+import zipfile
+
+import pytest
+from playwright.sync_api import expect
+from sqlmodel import select
+
+from fgtext import store
+from fgtext.dataset import open_dataset
+from fgtext.store import Annotation, Clip
+from tests.e2e.conftest import PASSWORD, screenshot
+
+pytestmark = pytest.mark.timeout(180)
+
+FPS = 25  # e2e_dataset's frame rate
+WAIT_VIDEO = "document.getElementById('video').readyState >= 2"
+
+
+def annotate_page(page, server):
+    page.goto(f"{server.url}/projects/{server.project_id}/annotate")
+    page.wait_for_function(WAIT_VIDEO)
+    return page
+
+
+def keyboard_label(page, filters: list[str]) -> None:
+    """Choose the four values by typing a filter and Enter for each attribute in turn."""
+    for text in filters:
+        page.keyboard.type(text)
+        page.keyboard.press("Enter")
+
+
+def annotations_of(server, clip_id: str) -> dict[str, Annotation]:
+    with server.session() as session:
+        rows = session.exec(
+            select(store.User.username, Annotation)
+            .join(Annotation, Annotation.user_id == store.User.id)
+            .join(Clip, Clip.id == Annotation.clip_id)
+            .where(Clip.clip_id == clip_id)
+        ).all()
+    return dict(rows)
+
+
+def test_annotate_by_keyboard_agreement_adjudication_and_export(live_server, new_page):
+    url, pid = live_server.url, live_server.project_id
+
+    # alice logs in with the keyboard only and labels a clip with the keyboard only
+    alice = new_page()
+    alice.goto(f"{url}/")
+    assert alice.url.startswith(f"{url}/login")
+    alice.keyboard.type("alice")  # the username field has the focus
+    alice.keyboard.press("Tab")
+    alice.keyboard.type(PASSWORD)
+    alice.keyboard.press("Enter")
+    alice.wait_for_url(f"{url}/")
+    assert alice.inner_text(f"#project-{pid}") == "Gestures"
+    annotate_page(alice, live_server)
+    clip_id = alice.inner_text("#clip-name")
+    assert alice.inner_text("#count-done") == "0"
+    keyboard_label(alice, ["right", "eye", "forth", "rub"])
+    expect(alice.locator("#sentence")).to_have_text(
+        "The right hand rubs the eyes with a back-and-forth movement."
+    )
+    for dim, value in [("initiator", "right hand"), ("receiver", "eyes"),
+                       ("direction", "back and forth"), ("motion_type", "rub")]:  # fmt: skip
+        assert alice.inner_text(f"#chosen-{dim}") == value
+    alice.keyboard.press("Alt+U")  # unsure
+    alice.keyboard.press("Alt+N")
+    alice.keyboard.type("hand partly hidden")
+    alice.keyboard.press("Escape")
+    alice.wait_for_timeout(1100)  # some time on the clip
+    alice.keyboard.press("Control+Enter")
+
+    # it is counted, and the next clip is up
+    alice.wait_for_function("document.getElementById('count-done').textContent === '1'")
+    alice.wait_for_function(f"document.getElementById('clip-name').textContent !== '{clip_id}'")
+    assert alice.inner_text("#count-remaining") == "7"
+    saved = annotations_of(live_server, clip_id)["alice"]
+    assert saved.attributes == {"initiator": "right_hand", "receiver": "eyes",
+                                "direction": "back_and_forth", "motion_type": "rub"}  # fmt: skip
+    assert saved.unsure and saved.note == "hand partly hidden"
+    assert saved.seconds_spent >= 1.0
+    assert alice.inner_text("#recent-list li:first-child a") == clip_id
+    alice.goto(f"{url}/")
+    assert alice.inner_text("[data-testid=done]") == "1"
+
+    # the admin's dashboard: one label, nothing to compare yet
+    admin = new_page("ada")
+    admin.goto(f"{url}/projects/{pid}/agreement")
+    assert admin.inner_text("[data-testid=n-labels]") == "1"
+    assert admin.inner_text("[data-testid=n-pairable]") == "0"
+
+    # bob is handed the same clip (fullest first) and disagrees on the motion
+    bob = new_page("bob")
+    annotate_page(bob, live_server)
+    assert bob.inner_text("#clip-name") == clip_id
+    keyboard_label(bob, ["right", "eye", "forth", "scr"])
+    bob.keyboard.press("Control+Enter")
+    bob.wait_for_function("document.getElementById('count-done').textContent === '1'")
+
+    # the dashboard has updated: two labels on one clip, alpha per dimension
+    admin.reload()
+    assert admin.inner_text("[data-testid=n-labels]") == "2"
+    assert admin.inner_text("[data-testid=n-pairable]") == "1"
+    assert admin.locator("#alpha-chart g[data-dimension=initiator]").count() == 1
+    with live_server.session() as session:
+        project = store.get_project(session, project_id=pid)
+        report = store.project_agreement(session, project=project)
+    assert report["n_labels"] == 2
+    motion_pct = report["dimensions"]["motion_type"]["percent_agreement"]["value"]
+    assert motion_pct == 0.0
+    row = admin.locator("#alpha-table tr[data-dimension=motion_type] td").nth(4)
+    assert row.inner_text() == "0.0%"
+
+    # more labels (through the store) so the dashboard shows what a real project looks like
+    _label_the_rest(live_server)
+    admin.reload()
+    admin.goto(f"{url}/projects/{pid}/agreement?dimension=motion_type")
+    assert admin.locator("table.heat").count() == 2  # kappa heat map and confusion matrix
+    screenshot(admin, "agreement-dashboard", full_page=True)
+
+    # the reviewer adjudicates the disputed clip: everyone's labels side by side
+    rita = new_page("rita")
+    rita.goto(f"{url}/projects/{pid}/review")
+    rita.click(f"a[aria-label='Review {clip_id}']")
+    rita.wait_for_function(WAIT_VIDEO)
+    table = rita.text_content("#label-table")
+    assert "alice" in table and "bob" in table and "scratch" in table and "rub" in table
+    assert rita.locator("#label-table tr.diff").count() == 1
+    rita.select_option("#final-motion_type", "rub")
+    rita.fill("#reason", "the fingers move back and forth over the closed eyes: a rub")
+    screenshot(rita, "review-page")
+    review_url = rita.url
+    rita.click("#btn-adjudicate")
+    rita.wait_for_url(lambda u: u != review_url)  # on to the next clip in the queue
+    assert rita.url.endswith("/review")
+    with live_server.session() as session:
+        clip = session.exec(select(Clip).where(Clip.clip_id == clip_id)).one()
+        final, status = store.clip_final_labels(session, clip=clip)
+    assert status == "adjudicated" and final["motion_type"] == "rub"
+
+    # the admin downloads the export; the clip's final labels are the reviewer's
+    admin.goto(f"{url}/admin/projects/{pid}")
+    with admin.expect_download() as download_info:
+        admin.click("#btn-export")
+    download = download_info.value
+    assert download.suggested_filename == "Gestures.zip"
+    data = download.path().read_bytes()
+    extract = live_server.media_root.parent / "export"
+    zipfile.ZipFile(io.BytesIO(data)).extractall(extract)
+    exported = {c.clip_id: c for c in open_dataset(extract / "Gestures").clips()}
+    assert exported[clip_id].attributes == {"initiator": "right_hand", "receiver": "eyes",
+                                            "direction": "back_and_forth", "motion_type": "rub"}  # fmt: skip
+    assert exported[clip_id].text == "The right hand rubs the eyes with a back-and-forth movement."
+
+
+def _label_the_rest(server, *, leave_open: int = 0) -> None:
+    """alice and bob label the other clips (but the last `leave_open`) from the dataset's gold
+    values, bob with a few slips, so the dashboard has figures to draw."""
+    slips = {1: ("motion_type", "scratch"), 3: ("receiver", "nose"), 5: ("direction", "upward")}
+    gold = {c.clip_id: c.attributes for c in open_dataset(server.media_root / "synthetic").clips()}
+    with server.session() as session:
+        project = store.get_project(session, project_id=server.project_id)
+        users = {u.username: u for u in store.list_users(session)}
+        clips = store.list_clips(session, project=project)
+        for i, clip in enumerate(clips[: len(clips) - leave_open]):
+            labelled = {a.user_id for a in store.clip_annotations(session, clip=clip)}
+            for name in ("alice", "bob"):
+                if users[name].id in labelled:
+                    continue
+                values = dict(gold[clip.clip_id])
+                if name == "bob" and i in slips:
+                    values[slips[i][0]] = slips[i][1]
+                store.submit_annotation(
+                    session, clip=clip, user=users[name], attributes=values,
+                    seconds_spent=6.0 + i,
+                )  # fmt: skip
+
+
+def frame(page) -> int:
+    return page.evaluate(f"Math.floor(document.getElementById('video').currentTime * {FPS} + 1e-3)")
+
+
+def test_player_frame_step_speed_loop_and_zoom(live_server, new_page):
+    page = annotate_page(new_page("alice"), live_server)
+    video = "document.getElementById('video')"
+    assert frame(page) == 0
+    assert page.evaluate(f"{video}.paused")
+
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 1")
+    assert math.isclose(page.evaluate(f"{video}.currentTime"), 1.5 / FPS, abs_tol=1e-3)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 3")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 2")
+    page.keyboard.press("Shift+ArrowRight")
+    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 12")
+    assert "frame 13 / 50" in page.inner_text("#time-readout")
+    page.click("#btn-frame-back")  # the buttons do the same
+    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 11")
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Shift+ArrowLeft")  # stops at the first frame
+    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 0")
+
+    rate = lambda: page.evaluate(f"{video}.playbackRate")  # noqa: E731
+    assert rate() == 1
+    page.keyboard.press("=")
+    assert rate() == 1.25
+    page.keyboard.press("-")
+    page.keyboard.press("-")
+    assert rate() == 0.75
+    page.select_option("#speed", "0.1")
+    assert rate() == pytest.approx(0.1)
+    page.keyboard.press("-")  # 0.1x is the slowest
+    assert rate() == pytest.approx(0.1)
+    page.select_option("#speed", "2")
+    page.keyboard.press("=")  # 2x is the fastest
+    assert rate() == 2
+
+    # loop a marked sub-range: frames 10 to 20, played at 2x for well over its length
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("[")
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("]")
+    assert page.is_visible("#loop-range")
+    page.keyboard.press(" ")
+    page.wait_for_function(f"!{video}.paused")
+    page.wait_for_timeout(1500)  # 3 s of video at 2x; the range is 0.4 s long
+    t = page.evaluate(f"{video}.currentTime")
+    page.keyboard.press(" ")
+    page.wait_for_function(f"{video}.paused")
+    assert 10 / FPS - 0.05 <= t <= 21 / FPS + 0.1, t
+
+    # zoom into a dragged region; 0 resets
+    box = page.locator("#viewport").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4, steps=5)
+    page.mouse.up()
+    transform = page.evaluate(f"{video}.style.transform")
+    assert "scale(" in transform and float(transform.split("scale(")[1].rstrip(")")) > 3
+    assert page.is_visible("#zoom-badge")
+    page.keyboard.press("0")
+    assert page.evaluate(f"{video}.style.transform") == ""
+    assert page.evaluate(f"{video}.paused")  # dragging zooms, it does not start playback
+
+
+def test_undo_and_edit_a_past_label(live_server, new_page):
+    page = annotate_page(new_page("alice"), live_server)
+    first = page.inner_text("#clip-name")
+    keyboard_label(page, ["head", "non", "down", "lower"])
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(f"document.getElementById('clip-name').textContent !== '{first}'")
+    second = page.inner_text("#clip-name")
+    assert page.inner_text("#count-done") == "1" and page.is_enabled("#btn-undo")
+
+    # undo: the annotation is withdrawn and the clip is back with its values
+    page.keyboard.press("Control+z")
+    page.wait_for_function(f"document.getElementById('clip-name').textContent === '{first}'")
+    assert page.inner_text("#count-done") == "0"
+    assert page.inner_text("#chosen-motion_type") == "lower"
+    assert "alice" not in annotations_of(live_server, first)
+    page.keyboard.press("4")
+    page.keyboard.type("raise")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("document.getElementById('count-done').textContent === '1'")
+    assert annotations_of(live_server, first)["alice"].attributes["motion_type"] == "raise"
+    # the clip that was up before the undo is up again
+    page.wait_for_function(f"document.getElementById('clip-name').textContent === '{second}'")
+
+    # edit a past label from "My labels"
+    page.goto(f"{live_server.url}/projects/{live_server.project_id}/mine")
+    assert page.inner_text("[data-testid=done]") == "1"
+    assert "The head rises" in page.inner_text("table")
+    page.click(f"a[aria-label='Edit your label of {first}']")
+    page.wait_for_function(WAIT_VIDEO)
+    assert page.is_visible("#edit-banner")
+    assert page.inner_text("#clip-name") == first
+    page.keyboard.press("3")
+    page.keyboard.type("upw")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(f"document.getElementById('clip-name').textContent !== '{first}'")
+    edited = annotations_of(live_server, first)["alice"]
+    assert edited.attributes["direction"] == "upward" and edited.version == 2
+
+
+def test_login_errors_access_and_logout(live_server, new_page):
+    url, pid = live_server.url, live_server.project_id
+    page = new_page()
+    page.goto(f"{url}/projects/{pid}/mine")
+    assert page.url == f"{url}/login?next=/projects/{pid}/mine"
+    page.fill("#username", "alice")
+    page.fill("#password", "not the password")
+    page.click("button[type=submit]")
+    assert page.inner_text("#login-error") == "Wrong username or password."
+    assert page.input_value("#username") == "alice"
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/projects/{pid}/mine")  # back where they were going
+
+    # an annotator does not see the dashboard, review or admin pages, nor others' labels
+    for path, code in [(f"/projects/{pid}/agreement", "403"), (f"/projects/{pid}/review", "403"),
+                       ("/admin", "403"), ("/projects/999/annotate", "404")]:  # fmt: skip
+        response = page.goto(url + path)
+        assert response.status == int(code), path
+        assert page.inner_text(".big-code") == code
+    with live_server.session() as session:
+        project = store.get_project(session, project_id=pid)
+        clip = store.list_clips(session, project=project, limit=1)[0]
+        bob = store.get_user_by_username(session, username="bob")
+        store.submit_annotation(
+            session, clip=clip, user=bob, attributes={"initiator": "head", "receiver": "none",
+            "direction": "static", "motion_type": "lower"},
+        )  # fmt: skip
+    response = page.goto(f"{url}/projects/{pid}/annotate?clip={clip.id}")
+    assert response.status == 404
+    assert "you have not labelled this clip" in page.inner_text(".error-message")
+    assert "lower" not in page.content()
+
+    page.goto(f"{url}/")
+    page.click("text=Log out")
+    page.wait_for_url(f"{url}/login?logged_out=1")
+    assert page.goto(f"{url}/projects/{pid}/mine").url.startswith(f"{url}/login")
+
+
+# The accessible name of every control, as a screen reader finds it.
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll(
+    'button, a[href], input:not([type=hidden]), select, textarea, [role=radio]')]
+  .filter((el) => el.offsetParent !== null)
+  .filter((el) => {
+    const byLabel = el.labels && [...el.labels].some((l) => l.textContent.trim());
+    const byRef = (el.getAttribute('aria-labelledby') || '').split(' ')
+      .some((id) => id && document.getElementById(id)?.textContent.trim());
+    return !(el.getAttribute('aria-label') || byLabel || byRef || el.textContent.trim()
+             || el.getAttribute('title') || el.getAttribute('placeholder'));
+  }).map((el) => el.outerHTML.slice(0, 120))"""
+
+
+@pytest.mark.parametrize("width,height", [(1366, 768), (1920, 1080)])
+def test_layout_on_laptop_and_large_monitor_with_labelled_controls(
+    live_server, new_page, width, height
+):
+    url, pid = live_server.url, live_server.project_id
+    _label_the_rest(live_server, leave_open=3)  # content on every page, clips left to label
+    admin = new_page("ada", width=width, height=height)
+    with live_server.session() as session:
+        disputed = store.review_queue(session, project=store.get_project(session, project_id=pid))[
+            0
+        ].id
+    for path in ["/", f"/projects/{pid}/annotate", f"/projects/{pid}/mine",
+                 f"/projects/{pid}/agreement", f"/projects/{pid}/review",
+                 f"/clips/{disputed}/review", "/admin", f"/admin/projects/{pid}"]:  # fmt: skip
+        admin.goto(url + path)
+        admin.wait_for_load_state("networkidle")
+        overflow = admin.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at {width}x{height}"
+        assert admin.evaluate(UNNAMED_CONTROLS) == [], path
+    # the annotation page: player and labels side by side, the submit button reachable
+    page = annotate_page(new_page("alice", width=width, height=height), live_server)
+    player = page.locator("#player").bounding_box()
+    labels = page.locator("#label-form").bounding_box()
+    assert labels["x"] >= player["x"] + player["width"] - 1  # side by side
+    assert player["y"] + player["height"] <= height  # the whole player is on screen
+    keyboard_label(page, ["both", "non", "stat", "fold"])
+    page.wait_for_function("!document.getElementById('sentence').classList.contains('draft')")
+    page.locator("#btn-submit").scroll_into_view_if_needed()
+    assert page.is_visible("#btn-submit")
+    if width == 1366:
+        page.evaluate("document.getElementById('label-form').scrollTop = 0")
+        screenshot(page, "annotation-page")
