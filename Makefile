@@ -54,11 +54,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Figures, not pass/fail: agreement speed, server load on SQLite and PostgreSQL, training
+# Figures, not pass/fail: agreement speed, server load on SQLite and PostgreSQL, page renders, training
 # throughput on CPU, and the synthetic learning check (a few minutes).
 bench: $(STAMP) postgres
 	$(BIN)/python bench/agreement.py
 	$(BIN)/python bench/server_load.py --seconds 10 --annotators 50
+	$(BIN)/python bench/pages.py
 	$(BIN)/fgsgl-train bench --arch tiny
 	$(BIN)/python bench/learning_check.py
 

@@ -9,6 +9,7 @@ and out are plain form posts.
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -35,7 +36,6 @@ from annotator.policy import (
     require_project_access,
     require_project_review,
     require_role,
-    visible_progress,
     visible_projects,
 )
 from fgtext import store
@@ -51,6 +51,7 @@ templates.env.globals.update(DIMENSIONS=DIMENSIONS, ADMIN=ADMIN, REVIEWER=REVIEW
 templates.env.filters["label"] = lambda value: str(value).replace("_", " ")
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+REVIEW_PAGE_SIZE = 200  # the review queue page lists the oldest this many
 
 # Player and label shortcuts, shown on the annotation page and its help overlay. Letters only
 # ever filter the active attribute's values, so they never collide with the player's keys.
@@ -171,14 +172,16 @@ def logout_form(request: Request, csrf: Annotated[str, Form()] = "") -> Response
 
 
 def _project_card(session, user: User, project: store.Project) -> dict[str, Any]:
-    progress = visible_progress(user, store.project_progress(session, project=project))
-    mine = next((a for a in progress["annotators"] if a["user_id"] == user.id), None)
+    """A project as one user sees it: their own done / left, and the whole project's
+    progress for those who review it."""
+    can_review = can_review_project(session, user, project)
     return {
         "project": project,
-        "progress": progress,
-        "done": mine["annotations"] if mine else 0,
+        "progress": store.project_progress(session, project=project) if can_review else None,
+        "clips": store.count_clips(session, project=project),
+        "done": store.count_annotations(session, project=project, user=user),
         "remaining": store.remaining_for(session, project=project, user=user),
-        "can_review": can_review_project(session, user, project),
+        "can_review": can_review,
     }
 
 
@@ -233,21 +236,16 @@ def annotate_page(
 def _recent(session, project: store.Project, user: User, *, limit: int | None = None) -> list:
     """One's own labels in the project, newest first, with their clip and FG-Text sentence."""
     schema = store.project_schema(project)
-    annotations = store.list_annotations(session, project=project, user=user)[::-1][:limit]
     names = {c.class_id: c.name for c in store.project_classes(session, project=project)}
-    rows = []
-    for a in annotations:
-        clip = store.get_clip(session, clip_id=a.clip_id)
-        rows.append({
-            "annotation_id": a.id, "clip": clip.id, "clip_id": clip.clip_id,
-            "class_name": names.get(clip.label, str(clip.label)),
-            "attributes": a.attributes, "unsure": a.unsure, "note": a.note,
-            "sentence": compose_fg_text(a.attributes, schema),
-            "seconds_spent": a.seconds_spent,
-            "updated_at": AnnotationPublic.model_validate(a).updated_at.isoformat(),
-            "status": clip.status,
-        })  # fmt: skip
-    return rows
+    return [
+        {"annotation_id": a.id, "clip": clip.id, "clip_id": clip.clip_id,
+         "class_name": names.get(clip.label, str(clip.label)),
+         "attributes": a.attributes, "unsure": a.unsure, "note": a.note,
+         "sentence": compose_fg_text(a.attributes, schema), "seconds_spent": a.seconds_spent,
+         "updated_at": AnnotationPublic.model_validate(a).updated_at.isoformat(),
+         "status": clip.status}
+        for a, clip in store.recent_annotations(session, project=project, user=user, limit=limit)
+    ]  # fmt: skip
 
 
 @router.get("/projects/{project_id}/mine")
@@ -256,9 +254,12 @@ def my_labels_page(
 ) -> HTMLResponse:
     """Queue and progress: done / remaining and every label one has given, to edit."""
     project = require_project_access(session, user, project_id)
+    rows = _recent(session, project, user)
+    seconds = [r["seconds_spent"] for r in rows if r["seconds_spent"] is not None]
     return render(
-        request, "mine.html", user, card=_project_card(session, user, project),
-        rows=_recent(session, project, user), **_project_page_context(session, user, project),
+        request, "mine.html", user, card=_project_card(session, user, project), rows=rows,
+        median_seconds=statistics.median(seconds) if seconds else None,
+        **_project_page_context(session, user, project),
     )  # fmt: skip
 
 
@@ -298,10 +299,11 @@ def review_queue_page(
     request: Request, project_id: int, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     project = require_project_review(session, user, project_id)
-    queue = [clip_review(session, c) for c in store.review_queue(session, project=project)]
+    waiting = store.review_queue(session, project=project)
+    queue = [clip_review(session, c) for c in waiting[:REVIEW_PAGE_SIZE]]
     names = {c.class_id: c.name for c in store.project_classes(session, project=project)}
     return render(
-        request, "review_queue.html", user, queue=queue, class_names=names,
+        request, "review_queue.html", user, queue=queue, class_names=names, waiting=len(waiting),
         disagreements=[charts.disagreeing_dimensions(r) for r in queue],
         **_project_page_context(session, user, project),
     )  # fmt: skip

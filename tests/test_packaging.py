@@ -24,6 +24,10 @@ def test_wheel_ships_package_data_and_works_without_the_source_tree(tmp_path):
     for data in ("micro-gesture.json", "classes-smg.json", "classes-imigue.json"):
         assert f"fgtext/schemas/{data}" in names
     assert "training/ds_configs/zero2.json" in names  # `fgsgl-train train --deepspeed zero2`
+    # the browser UI's templates and assets (no build step: they ship as they are)
+    for ui in ("templates/base.html", "templates/annotate.html", "templates/agreement.html",
+               "static/app.css", "static/player.js", "static/annotate.js"):  # fmt: skip
+        assert f"annotator/{ui}" in names, ui
     (dist_info,) = site.glob("fgtext-*.dist-info")
     scripts = configparser.ConfigParser()
     scripts.read(dist_info / "entry_points.txt")

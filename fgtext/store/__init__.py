@@ -20,8 +20,10 @@ The schema changes only through Alembic (`migrations/`); a server calls
 
 from fgtext.store.annotations import (
     clip_annotations,
+    count_annotations,
     get_annotation,
     list_annotations,
+    recent_annotations,
     submit_annotation,
     update_annotation,
     withdraw_annotation,
@@ -142,6 +144,7 @@ __all__ = [
     "clip_annotations",
     "clip_final_labels",
     "clip_video_path",
+    "count_annotations",
     "count_clips",
     "create_db_engine",
     "create_project",
@@ -170,6 +173,7 @@ __all__ = [
     "project_members",
     "project_progress",
     "project_schema",
+    "recent_annotations",
     "remaining_for",
     "require_current_schema",
     "review_queue",

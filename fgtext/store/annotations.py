@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
 from fgtext.store.assignment import (
@@ -261,6 +261,29 @@ def list_annotations(session: Session, *, project: Project, user: User) -> list[
             .order_by(Annotation.id)
         )
     )
+
+
+def recent_annotations(
+    session: Session, *, project: Project, user: User, limit: int | None = None
+) -> list[tuple[Annotation, Clip]]:
+    """`user`'s own annotations in the project with their clips, newest first (one query)."""
+    query = (
+        select(Annotation, Clip)
+        .join(Clip, Clip.id == Annotation.clip_id)
+        .where(Clip.project_id == project.id, Annotation.user_id == user.id)
+        .order_by(Annotation.id.desc())
+    )
+    return [tuple(row) for row in session.exec(query.limit(limit) if limit else query)]
+
+
+def count_annotations(session: Session, *, project: Project, user: User) -> int:
+    """How many clips of the project `user` has labelled."""
+    return session.exec(
+        select(func.count())
+        .select_from(Annotation)
+        .join(Clip, Clip.id == Annotation.clip_id)
+        .where(Clip.project_id == project.id, Annotation.user_id == user.id)
+    ).one()
 
 
 def clip_annotations(session: Session, *, clip: Clip) -> list[Annotation]:

@@ -380,3 +380,95 @@ def test_layout_on_laptop_and_large_monitor_with_labelled_controls(
     if width == 1366:
         page.evaluate("document.getElementById('label-form').scrollTop = 0")
         screenshot(page, "annotation-page")
+
+
+def test_admin_manages_users_members_projects_and_sees_mistakes(live_server, new_page):
+    url, pid = live_server.url, live_server.project_id
+    page = new_page("ada")
+    page.goto(f"{url}/admin")
+
+    # a new user through the form; a duplicate name is refused with the server's reason
+    form = page.locator("#new-user")
+    form.locator("input[name=username]").fill("carl")
+    form.locator("input[name=password]").fill("carl's password")
+    form.locator("select[name=role]").select_option("reviewer")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".toast-success")).to_have_text("User created")
+    page.wait_for_selector("tr[data-user=carl]")
+    form = page.locator("#new-user")
+    form.locator("input[name=username]").fill("carl")
+    form.locator("input[name=password]").fill("another password")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".toast-error")).to_contain_text("carl")
+    with live_server.session() as session:
+        carl = store.get_user_by_username(session, username="carl")
+    assert carl.role == "reviewer"
+
+    # role and access change as soon as they are chosen
+    page.select_option("select[aria-label='Role of carl']", "annotator")
+    expect(page.locator(".toast-success").last).to_have_text("Saved")
+    page.uncheck("input[aria-label='carl may log in']")
+    page.wait_for_timeout(300)
+    with live_server.session() as session:
+        carl = store.get_user_by_username(session, username="carl")
+    assert (carl.role, carl.is_active) == ("annotator", False)
+    page.check("input[aria-label='carl may log in']")
+    page.wait_for_timeout(300)
+
+    # a project from a dataset folder in the media root; a folder outside it is refused
+    form = page.locator("#new-project")
+    form.locator("input[name=name]").fill("Elsewhere")
+    form.locator("input[name=dataset_dir]").fill("../outside")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".toast-error").last).to_contain_text("outside the media root")
+    form.locator("input[name=name]").fill("Second pass")
+    form.locator("input[name=dataset_dir]").fill("synthetic")
+    form.locator("input[name=annotators_per_clip]").fill("3")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#projects-table >> text=Second pass")
+    with live_server.session() as session:
+        second = store.get_project_by_name(session, name="Second pass")
+    assert second.annotators_per_clip == 3
+
+    # members and clip import on the project's page
+    page.goto(f"{url}/admin/projects/{pid}")
+    page.select_option("#member-username", "carl")
+    page.click("#add-member button[type=submit]")
+    expect(page.locator(".toast-success").last).to_have_text("Member added")
+    page.wait_for_load_state("load")
+    page.fill("#import-dir", "synthetic")
+    page.click("#import-clips button[type=submit]")
+    expect(page.locator(".toast-success").last).to_have_text("Clips imported")
+    with live_server.session() as session:
+        project = store.get_project(session, project_id=pid)
+        assert "carl" in {u.username for u in store.project_members(session, project=project)}
+        assert store.count_clips(session, project=project) == 8  # the same clips: unchanged
+
+
+def test_skip_with_a_reason_and_the_shortcut_overlay(live_server, new_page):
+    page = annotate_page(new_page("alice"), live_server)
+    first = page.inner_text("#clip-name")
+    page.keyboard.press("?")
+    assert page.is_visible("#help-overlay")
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#help-overlay")
+
+    page.keyboard.press("Alt+S")
+    expect(page.locator("#skip-reason")).to_be_focused()
+    page.keyboard.press("Enter")  # no reason: refused
+    expect(page.locator(".toast-error")).to_have_text("Say why you skip this clip.")
+    page.keyboard.type("the figure leaves the frame")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.getElementById('clip-name').textContent !== '{first}'")
+    assert page.inner_text("#count-remaining") == "7"
+    with live_server.session() as session:
+        skips = store.list_skips(
+            session, project=store.get_project(session, project_id=live_server.project_id)
+        )
+    assert [(s.reason) for s in skips] == ["the figure leaves the frame"]
+
+    # an incomplete label is not sent: the missing attribute is named and opened
+    keyboard_label(page, ["head"])
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".toast-error").last).to_have_text("Choose a value for receiver first.")
+    assert page.get_attribute("#dim-receiver", "class").split().count("active") == 1
