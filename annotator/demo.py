@@ -51,7 +51,7 @@ def prepare_demo(
 ) -> Demo:
     """Build (or reuse) the demo in `folder`: clips under folder/synthetic, the database at
     folder/annotator.db, the accounts of DEMO_ACCOUNTS, and `prelabelled` clips (every other
-    one) labelled by two simulated annotators (15% errors)."""
+    one) labelled by two simulated annotators (who slip now and then)."""
     folder = folder.resolve()
     if reset and folder.exists():
         shutil.rmtree(folder)
@@ -61,7 +61,7 @@ def prepare_demo(
     if not (dataset / "dataset.json").exists():
         config = SynthConfig(
             classes=classes, clips_per_class=clips_per_class, width=192, height=144, fps=25,
-            seconds=2.0, annotators=len(SIMULATED), annotator_error=0.15, seed=0,
+            seconds=2.0, annotators=len(SIMULATED), annotator_error=0.06, seed=0,
         )  # fmt: skip
         synthesize(dataset, config, overwrite=True)
     store.upgrade_database(database_url)

@@ -209,6 +209,8 @@
       await loadNext();
     } catch (e) {
       FG.toast(e.message, "error", 8000);
+      // The clip filled up meanwhile (e.g. the lease ran out while the page was idle): go on.
+      if (e.status === 409 && !state.editing) await loadNext();
     } finally {
       state.busy = false;
     }
@@ -294,6 +296,9 @@
       return;  // typing in a field
     }
     if (!help.hidden && (e.key === "Escape" || e.key === "?")) { e.preventDefault(); toggleHelp(false); return; }
+    // A keyboard user on a button, link or checkbox activates it with Enter or Space as usual.
+    const onControl = e.target.closest && e.target.closest("button:not(.chip), a[href], summary, input[type=checkbox]");
+    if (onControl && (e.key === "Enter" || e.key === " ")) return;
     if (mod && !e.shiftKey && e.key.toLowerCase() === "z") { e.preventDefault(); undo(); return; }
     if (e.altKey && !mod) {
       const k = e.code;

@@ -47,7 +47,9 @@ class FGPlayer {
     }
     this.video.addEventListener("play", () => requestAnimationFrame(this._tick));
     this.video.addEventListener("ended", () => { if (this.loop) { this.seek(this._bounds()[0]); this.play(); } });
-    this.video.addEventListener("error", () => this._showMessage("This clip's video cannot be played."));
+    this.video.addEventListener("error", () => {
+      if (this.message.hidden) this._showMessage("This clip's video cannot be played.");
+    });
     this._bindZoom();
   }
 
@@ -61,7 +63,7 @@ class FGPlayer {
     try {
       info = (await FG.api("GET", `${clip.media_url}/info`)).data;
     } catch (e) {
-      this._showMessage("This clip's video is not available: " + e.message);
+      this._showMessage(`This clip's video is not available (${e.message}).`);
     }
     this.fps = (info && info.fps) || 25;
     const duration = (info && info.duration) || 0;
@@ -100,6 +102,7 @@ class FGPlayer {
     const last = Math.max(first, Math.ceil(this.segment[1] * this.fps - 1e-3) - 1);
     const target = Math.min(Math.max(this.frame + n, first), last);
     this.video.currentTime = (target + 0.5) / this.fps;
+    this._render();
   }
   setRate(rate) {
     const r = Math.min(2, Math.max(0.1, rate));

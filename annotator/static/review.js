@@ -37,6 +37,7 @@
   document.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); decide(); return; }
     if (e.target.closest("textarea, input:not([type=range]), select") || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.target.closest("button, a[href], summary") && (e.key === "Enter" || e.key === " ")) return;
     if (player.handleKey(e)) e.preventDefault();
   });
 })();

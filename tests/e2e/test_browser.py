@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 import zipfile
 
 import pytest
@@ -53,7 +54,8 @@ def test_annotate_by_keyboard_agreement_adjudication_and_export(live_server, new
     alice = new_page()
     alice.goto(f"{url}/")
     assert alice.url.startswith(f"{url}/login")
-    alice.keyboard.type("alice")  # the username field has the focus
+    expect(alice.locator("#username")).to_be_focused()  # autofocus: no click needed
+    alice.keyboard.type("alice")
     alice.keyboard.press("Tab")
     alice.keyboard.type(PASSWORD)
     alice.keyboard.press("Enter")
@@ -182,6 +184,19 @@ def _label_the_rest(server, *, leave_open: int = 0) -> None:
                 )  # fmt: skip
 
 
+def _user(server, username: str) -> store.User:
+    with server.session() as session:
+        return store.get_user_by_username(session, username=username)
+
+
+def eventually(check, seconds: float = 10.0) -> None:
+    """Wait until `check()` is true: the page's request may still be on its way."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the change never reached the database"
+        time.sleep(0.05)
+
+
 def frame(page) -> int:
     return page.evaluate(f"Math.floor(document.getElementById('video').currentTime * {FPS} + 1e-3)")
 
@@ -202,7 +217,7 @@ def test_player_frame_step_speed_loop_and_zoom(live_server, new_page):
     page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 2")
     page.keyboard.press("Shift+ArrowRight")
     page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 12")
-    assert "frame 13 / 50" in page.inner_text("#time-readout")
+    expect(page.locator("#time-readout")).to_contain_text("frame 13 / 50")
     page.click("#btn-frame-back")  # the buttons do the same
     page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 11")
     for _ in range(3):
@@ -239,7 +254,9 @@ def test_player_frame_step_speed_loop_and_zoom(live_server, new_page):
     t = page.evaluate(f"{video}.currentTime")
     page.keyboard.press(" ")
     page.wait_for_function(f"{video}.paused")
-    assert 10 / FPS - 0.05 <= t <= 21 / FPS + 0.1, t
+    # within the range (a frame or so of slack for a busy machine); unlooped it would have
+    # stopped at the clip's end, 1.98 s
+    assert 10 / FPS - 0.05 <= t <= 21 / FPS + 0.25, t
 
     # zoom into a dragged region; 0 resets
     box = page.locator("#viewport").bounding_box()
@@ -400,20 +417,16 @@ def test_admin_manages_users_members_projects_and_sees_mistakes(live_server, new
     form.locator("input[name=password]").fill("another password")
     form.locator("button[type=submit]").click()
     expect(page.locator(".toast-error")).to_contain_text("carl")
-    with live_server.session() as session:
-        carl = store.get_user_by_username(session, username="carl")
-    assert carl.role == "reviewer"
+    assert _user(live_server, "carl").role == "reviewer"
 
     # role and access change as soon as they are chosen
     page.select_option("select[aria-label='Role of carl']", "annotator")
     expect(page.locator(".toast-success").last).to_have_text("Saved")
     page.uncheck("input[aria-label='carl may log in']")
-    page.wait_for_timeout(300)
-    with live_server.session() as session:
-        carl = store.get_user_by_username(session, username="carl")
-    assert (carl.role, carl.is_active) == ("annotator", False)
+    eventually(lambda: _user(live_server, "carl").is_active is False)
+    assert _user(live_server, "carl").role == "annotator"
     page.check("input[aria-label='carl may log in']")
-    page.wait_for_timeout(300)
+    eventually(lambda: _user(live_server, "carl").is_active is True)
 
     # a project from a dataset folder in the media root; a folder outside it is refused
     form = page.locator("#new-project")
@@ -433,9 +446,9 @@ def test_admin_manages_users_members_projects_and_sees_mistakes(live_server, new
     # members and clip import on the project's page
     page.goto(f"{url}/admin/projects/{pid}")
     page.select_option("#member-username", "carl")
-    page.click("#add-member button[type=submit]")
-    expect(page.locator(".toast-success").last).to_have_text("Member added")
-    page.wait_for_load_state("load")
+    with page.expect_navigation():  # the page reloads to show the new member
+        page.click("#add-member button[type=submit]")
+    assert "carl · annotator" in page.inner_text("#members-title + p")
     page.fill("#import-dir", "synthetic")
     page.click("#import-clips button[type=submit]")
     expect(page.locator(".toast-success").last).to_have_text("Clips imported")
@@ -472,3 +485,24 @@ def test_skip_with_a_reason_and_the_shortcut_overlay(live_server, new_page):
     page.keyboard.press("Control+Enter")
     expect(page.locator(".toast-error").last).to_have_text("Choose a value for receiver first.")
     assert page.get_attribute("#dim-receiver", "class").split().count("active") == 1
+
+
+def test_a_corrupt_video_says_so_and_the_clip_can_be_skipped(live_server, new_page):
+    with live_server.session() as session:
+        project = store.get_project(session, project_id=live_server.project_id)
+        first = store.list_clips(session, project=project, limit=1)[0]
+    (live_server.media_root / "synthetic" / "videos" / f"{first.clip_id}.mp4").write_bytes(
+        b"\x00not an mp4" * 100
+    )
+    page = new_page("alice")
+    page.goto(f"{live_server.url}/projects/{live_server.project_id}/annotate")
+    expect(page.locator("#clip-name")).to_have_text(first.clip_id)
+    expect(page.locator("#viewport-message")).to_contain_text("not available")
+    # keyboard users reach the buttons with Tab and press them with Enter as usual
+    page.focus("#btn-skip")
+    page.keyboard.press("Enter")
+    expect(page.locator("#skip-reason")).to_be_focused()
+    page.keyboard.type("the video is broken")
+    page.keyboard.press("Enter")
+    expect(page.locator("#clip-name")).not_to_have_text(first.clip_id)
+    page.wait_for_function(WAIT_VIDEO)  # the next clip plays
