@@ -85,19 +85,7 @@ def heat_map(report: dict[str, Any], dimension: str, kind: str) -> dict[str, Any
                     "dark": v is not None and abs(v) > 0.55}  # fmt: skip
 
     else:
-        off = [v for i, r in enumerate(matrix) for j, v in enumerate(r) if i != j]
-        top = max(off, default=0.0) or 1.0
-        diag = max((matrix[i][i] for i in range(len(matrix))), default=0.0) or 1.0
-
-        def cell(i: int, j: int, v: float | None) -> dict[str, Any]:
-            v = v or 0.0
-            if i == j:
-                colour, dark = _blend(v / diag, (244, 247, 246), (64, 145, 108)), v / diag > 0.6
-            else:
-                colour, dark = _blend(v / top, (250, 250, 250), (214, 92, 60)), v / top > 0.6
-            text = f"{v:g}" if v else "·"
-            return {"value": v, "colour": colour, "text": text, "dark": dark,
-                    "title": f"{labels[i]} ↔ {labels[j]}: {v:g} coincidences"}  # fmt: skip
+        cell = _count_cell(matrix, lambda i, j, v: f"{labels[i]} ↔ {labels[j]}: {v:g} coincidences")
 
     rows = [
         {"label": labels[i], "cells": [cell(i, j, v) for j, v in enumerate(r)]}
@@ -105,6 +93,66 @@ def heat_map(report: dict[str, Any], dimension: str, kind: str) -> dict[str, Any
     ]
     return {"labels": labels, "rows": rows, "note": data.get("note", ""),
             "top": data.get("top_disagreements", [])}  # fmt: skip
+
+
+def _count_cell(matrix: list[list[float]], describe):
+    """Cells of a count matrix: the diagonal (agreement) green and the rest (confusions) warm,
+    each scaled by its largest value so the confusions stand out."""
+    off = [v for i, r in enumerate(matrix) for j, v in enumerate(r) if i != j]
+    top = max(off, default=0.0) or 1.0
+    diag = max((matrix[i][i] for i in range(len(matrix))), default=0.0) or 1.0
+
+    def cell(i: int, j: int, v: float | None) -> dict[str, Any]:
+        v = v or 0.0
+        if i == j:
+            colour, dark = _blend(v / diag, (244, 247, 246), (64, 145, 108)), v / diag > 0.6
+        else:
+            colour, dark = _blend(v / top, (250, 250, 250), (214, 92, 60)), v / top > 0.6
+        return {"value": v, "colour": colour, "text": f"{v:g}" if v else "·", "dark": dark,
+                "title": describe(i, j, v)}  # fmt: skip
+
+    return cell
+
+
+def pair_table(
+    counts: dict[tuple[str, str], int], first: str, second: str, *, max_values: int = 12
+) -> dict[str, Any] | None:
+    """The confusion matrix of two annotators (rows: `first`'s value, columns: `second`'s)
+    over the clips both labelled, on the `max_values` most used values (the rest pooled as
+    "(other)"), with the number of clips and the share they agree on."""
+    if not counts:
+        return None
+    use: Counter[str] = Counter()
+    for (a, b), n in counts.items():
+        use[a] += n
+        use[b] += n
+    kept = [v for v, _ in use.most_common(max_values)]
+    labels = kept + (["(other)"] if len(use) > max_values else [])
+    index = {v: i for i, v in enumerate(kept)}
+    other = len(kept)
+    matrix = [[0.0] * len(labels) for _ in labels]
+    for (a, b), n in counts.items():
+        matrix[index.get(a, other)][index.get(b, other)] += n
+    cell = _count_cell(
+        matrix, lambda i, j, v: f"{first}: {labels[i]}, {second}: {labels[j]} on {v:g} clips"
+    )
+    total = sum(counts.values())
+    agreed = sum(n for (a, b), n in counts.items() if a == b)
+    rows = [{"label": labels[i], "cells": [cell(i, j, v) for j, v in enumerate(r)]}
+            for i, r in enumerate(matrix)]  # fmt: skip
+    return {"labels": labels, "rows": rows, "clips": total, "agreed": agreed / total}
+
+
+def busiest_pair(report: dict[str, Any], dimension: str) -> tuple[str, str] | None:
+    """The two annotators who share the most clips (the dashboard's default pair)."""
+    kappa = (report.get("dimensions", {}).get(dimension) or {}).get("cohen_kappa") or {}
+    names, shared = kappa.get("annotators") or [], kappa.get("n_items") or []
+    pairs = [(shared[i][j] or 0, names[i], names[j])
+             for i in range(len(names)) for j in range(i + 1, len(names))]  # fmt: skip
+    if not pairs:
+        return None
+    _, first, second = max(pairs, key=lambda p: p[0])
+    return first, second
 
 
 def per_class_rows(report: dict[str, Any], dimension: str) -> list[dict[str, Any]]:

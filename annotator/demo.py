@@ -20,7 +20,7 @@ from fgtext.schema import DIMENSIONS
 from fgtext.synth import SynthConfig, simulated_labels, synthesize
 
 DEMO_PROJECT = "Demo micro-gestures"
-DEMO_PASSWORD = "fgtext-demo"  # printed on start; the demo refuses to run outside development
+DEMO_PASSWORD = "fgtext-demo"  # printed on start; the demo always runs in development mode
 # (username, role, what they are for)
 DEMO_ACCOUNTS = (
     ("admin", "admin", "projects, users, agreement, export"),

@@ -273,9 +273,12 @@ def agreement_page(
     session: SessionDep,
     user: PageUser,
     dimension: str = "initiator",
+    first: str | None = None,
+    second: str | None = None,
 ) -> HTMLResponse:
     """The agreement dashboard: alpha with its interval per dimension, pairwise kappa, per
-    class, and the confusion between annotators for the chosen dimension."""
+    class, and for the chosen dimension the confusion between two annotators (`first`,
+    `second`; by default the two who share the most clips) and across all of them."""
     project = require_project_review(session, user, project_id)
     report = store.project_agreement(session, project=project)
     choices = [*DIMENSIONS, "tuple"]
@@ -283,11 +286,25 @@ def agreement_page(
         raise store.InvalidInputError(
             f"dimension {dimension!r}: expected one of {', '.join(choices)}"
         )
+    pair = (first, second) if first and second else charts.busiest_pair(report, dimension)
+    pair_table = None
+    if pair is not None:
+        if not set(pair) <= set(report["annotators"]):
+            raise store.InvalidInputError(
+                f"annotators {pair[0]!r} and {pair[1]!r}: choose two of "
+                f"{', '.join(report['annotators'])}"
+            )
+        users = [store.get_user_by_username(session, username=name) for name in pair]
+        counts = store.pair_confusion(
+            session, project=project, dimension=dimension, first=users[0], second=users[1]
+        )
+        pair_table = charts.pair_table(counts, *pair)
     return render(
         request, "agreement.html", user, report=report, dimension=dimension, choices=choices,
         alpha_chart=charts.alpha_chart(report), figures=report["dimensions"].get(dimension),
         kappa=charts.heat_map(report, dimension, "cohen_kappa"),
-        confusion=charts.heat_map(report, dimension, "confusion"),
+        confusion=charts.heat_map(report, dimension, "confusion"), pair=pair,
+        pair_table=pair_table,
         per_class=charts.per_class_rows(report, dimension),
         progress=store.project_progress(session, project=project),
         **_project_page_context(session, user, project),

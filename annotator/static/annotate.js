@@ -66,7 +66,8 @@
     }
     fieldset(d).classList.toggle("active", active);
     fieldset(d).classList.toggle("complete", Boolean(state.values[d]));
-    $("filter-" + d).textContent = filter ? `filter: ${filter}` + (shown.length ? "" : " — no match") : "";
+    const target = shown.length ? ` → ${FG.label(shown[h].dataset.value)} (Enter)` : " — no match";
+    $("filter-" + d).textContent = filter ? `filter: ${filter}${target}` : "";
     $("chosen-" + d).textContent = state.values[d] ? FG.label(state.values[d]) : "";
   }
 
@@ -142,7 +143,7 @@
     const cls = classes[clip.label];
     $("clip-name").textContent = clip.clip_id;
     $("clip-meta").textContent = [cls ? `class ${cls.id}: ${cls.name}` : `class ${clip.label}`, clip.split,
-      clip.start_frame != null ? `frames ${clip.start_frame}–${clip.end_frame}` : null].filter(Boolean).join(" · ");
+      clip.start_frame != null ? `frames ${clip.start_frame}–${clip.end_frame - 1} of its video` : null].filter(Boolean).join(" · ");
     $("mode-label").textContent = editing ? "Editing your label" : "Next clip";
     $("edit-banner").hidden = !editing;
     if (editing) $("edit-banner").textContent = `You are changing your label of ${clip.clip_id} (version ${editing.version}). Submit saves the change; then the queue continues.`;

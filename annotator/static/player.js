@@ -68,7 +68,7 @@ class FGPlayer {
     this.fps = (info && info.fps) || 25;
     const duration = (info && info.duration) || 0;
     const start = clip.start_frame != null ? clip.start_frame / this.fps : 0;
-    const end = clip.end_frame != null ? (clip.end_frame + 1) / this.fps : duration;
+    const end = clip.end_frame != null ? clip.end_frame / this.fps : duration;  // end exclusive
     this.segment = [start, end || duration];
     const ready = new Promise((resolve) => {
       const done = () => { this.video.removeEventListener("loadedmetadata", done); resolve(); };

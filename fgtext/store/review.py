@@ -15,10 +15,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from fgtext.agreement import LabelTable, agreement_report
 from fgtext.consensus import consensus
+from fgtext.schema import DIMENSIONS
 from fgtext.store.db import audit, write_transaction
 from fgtext.store.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from fgtext.store.labels import validate_attributes
@@ -222,6 +224,31 @@ def agreement_summary(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         }
         for name, figures in report.get("dimensions", {}).items()
     }
+
+
+def pair_confusion(
+    session: Session, *, project: Project, dimension: str, first: User, second: User
+) -> dict[tuple[str, str], int]:
+    """How often `first` gave value a and `second` value b on the same clip, over the clips of
+    the project both labelled: {(a, b): clips}. `dimension` "tuple" compares the whole
+    4-tuple (values joined by " | ", as in the agreement report). One grouped self-join."""
+    dims = DIMENSIONS if dimension == "tuple" else (dimension,)
+    if any(d not in DIMENSIONS for d in dims):
+        raise InvalidInputError(
+            f"dimension {dimension!r}: expected one of {', '.join(DIMENSIONS)} or tuple"
+        )
+    a, b = aliased(Annotation), aliased(Annotation)
+    columns = [getattr(a, d) for d in dims] + [getattr(b, d) for d in dims]
+    rows = session.exec(
+        select(*columns, func.count())
+        .select_from(a)
+        .join(b, b.clip_id == a.clip_id)
+        .join(Clip, Clip.id == a.clip_id)
+        .where(Clip.project_id == project.id, a.user_id == first.id, b.user_id == second.id)
+        .group_by(*columns)
+    ).all()
+    n = len(dims)
+    return {(" | ".join(r[:n]), " | ".join(r[n : 2 * n])): r[-1] for r in rows}
 
 
 # -- progress ---------------------------------------------------------------------------------

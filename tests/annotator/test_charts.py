@@ -94,3 +94,26 @@ def test_review_starts_from_the_most_common_value_and_marks_disputes():
     assert charts.disagreeing_dimensions(review) == ["initiator", "motion_type"]
     tie = SimpleNamespace(annotations=review.annotations[:2])
     assert charts.majority_values(tie)["initiator"] == "head"  # the earliest on a tie
+
+
+def test_pair_table_pools_rare_values_and_counts_agreement():
+    counts = {("eyes", "eyes"): 5, ("eyes", "nose"): 2, ("nose", "nose"): 1, ("ear", "hair"): 1}
+    table = charts.pair_table(counts, "ivan", "jane", max_values=2)
+    assert table["labels"] == ["eyes", "nose", "(other)"]
+    assert [[c["value"] for c in row["cells"]] for row in table["rows"]] == [
+        [5, 2, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+    ]  # ear/hair both pool into (other): a disagreement that lands on the diagonal
+    assert table["clips"] == 9 and table["agreed"] == 6 / 9
+    assert table["rows"][0]["cells"][1]["title"] == "ivan: eyes, jane: nose on 2 clips"
+    assert charts.pair_table({}, "a", "b") is None
+
+
+def test_busiest_pair_shares_the_most_clips():
+    report = {"dimensions": {"receiver": {"cohen_kappa": {
+        "annotators": ["a", "b", "c"], "matrix": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+        "n_items": [[9, 2, 7], [2, 5, 1], [7, 1, 8]],
+    }}}}  # fmt: skip
+    assert charts.busiest_pair(report, "receiver") == ("a", "c")
+    assert charts.busiest_pair({"dimensions": {}}, "receiver") is None

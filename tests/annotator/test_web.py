@@ -4,6 +4,7 @@ the live FG-Text sentence and the video's frame rate. The browser itself: tests/
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -152,7 +153,7 @@ def test_reviewer_and_admin_pages(project, member, admin, engine):
     assert re.search(r'data-testid="n-labels">2<', dashboard.text)
     pct = report["dimensions"]["receiver"]["percent_agreement"]["value"]
     assert f"{100 * pct:.1f}%" in dashboard.text
-    assert 'id="alpha-chart"' in dashboard.text and dashboard.text.count('class="heat"') == 2
+    assert 'id="alpha-chart"' in dashboard.text and dashboard.text.count('class="heat"') == 3
     assert 'aria-current="true">receiver</a>' in dashboard.text
     bad = rita.client.get(f"/projects/{pid}/agreement?dimension=colour")
     assert bad.status_code == 422 and "expected one of initiator" in bad.text
@@ -252,3 +253,57 @@ def test_static_assets_are_served(app):
     for asset in ("app.css", "common.js", "player.js", "annotate.js", "review.js", "admin.js"):
         reply = client.get(f"/static/{asset}")
         assert reply.status_code == 200 and len(reply.content) > 300, asset
+
+
+def test_confusion_of_two_annotators_equals_sklearn(project, member, engine):
+    from sklearn.metrics import confusion_matrix
+
+    from fgtext.schema import DIMENSIONS, default_schema
+
+    rng = random.Random(3)
+    values = {d: list(default_schema().dimensions[d])[:3] for d in DIMENSIONS}
+    people = [member(name) for name in ("ivan", "jane", "kim")]
+    given: dict[str, dict[int, dict[str, str]]] = {p.user.username: {} for p in people}
+    for _ in range(6):  # every clip: two or three of them, with values from a small set
+        for person in people:
+            clip = next_clip(person, project)
+            if clip is None:
+                continue
+            attributes = {d: rng.choice(v) for d, v in values.items()}
+            assert submit(person, clip, attributes).status_code == 201
+            given[person.user.username][clip["id"]] = attributes
+    shared = sorted(set(given["ivan"]) & set(given["jane"]))
+    assert len(shared) >= 2
+    with Session(engine) as session:
+        proj = store.get_project(session, project_id=project["id"])
+        for dimension in ("receiver", "tuple"):
+
+            def value(name, clip, dimension=dimension):
+                a = given[name][clip]
+                return (
+                    " | ".join(a[d] for d in DIMENSIONS) if dimension == "tuple" else a[dimension]
+                )
+
+            ours = store.pair_confusion(
+                session, project=proj, dimension=dimension, first=people[0].user,
+                second=people[1].user,
+            )  # fmt: skip
+            first = [value("ivan", c) for c in shared]
+            second = [value("jane", c) for c in shared]
+            labels = sorted(set(first) | set(second))
+            reference = confusion_matrix(first, second, labels=labels)
+            mine = [[ours.get((a, b), 0) for b in labels] for a in labels]
+            assert mine == reference.tolist(), dimension
+
+    page = people[0].client  # an annotator may not; a reviewer may
+    assert page.get(f"/projects/{project['id']}/agreement").status_code == 403
+    rita = member("rita", "reviewer")
+    html = rita.client.get(
+        f"/projects/{project['id']}/agreement?dimension=receiver&first=ivan&second=jane"
+    ).text
+    agreed = sum(given["ivan"][c]["receiver"] == given["jane"][c]["receiver"] for c in shared)
+    summary = re.search(r'data-testid="pair-summary">([^<]+)<', html).group(1)
+    assert f"both labelled {len(shared)} clips" in summary
+    assert f"{round(100 * agreed / len(shared), 1)}%" in summary
+    bad = rita.client.get(f"/projects/{project['id']}/agreement?first=ivan&second=nobody")
+    assert bad.status_code == 422 and "choose two of" in bad.text

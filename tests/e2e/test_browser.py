@@ -123,7 +123,7 @@ def test_annotate_by_keyboard_agreement_adjudication_and_export(live_server, new
     _label_the_rest(live_server)
     admin.reload()
     admin.goto(f"{url}/projects/{pid}/agreement?dimension=motion_type")
-    assert admin.locator("table.heat").count() == 2  # kappa heat map and confusion matrix
+    assert admin.locator("table.heat").count() == 3  # kappa; confusion of a pair, of all
     screenshot(admin, "agreement-dashboard", full_page=True)
 
     # the reviewer adjudicates the disputed clip: everyone's labels side by side
@@ -506,3 +506,43 @@ def test_a_corrupt_video_says_so_and_the_clip_can_be_skipped(live_server, new_pa
     page.keyboard.press("Enter")
     expect(page.locator("#clip-name")).not_to_have_text(first.clip_id)
     page.wait_for_function(WAIT_VIDEO)  # the next clip plays
+
+
+def test_a_segment_of_a_longer_video_plays_only_its_frames(live_server, new_page):
+    """A clip cut from a longer video (start_frame 10, end_frame 30, end exclusive): the
+    player starts at frame 10, stays within 10..29 and counts 20 frames."""
+    from fgtext.dataset import DatasetWriter
+    from fgtext.schema import default_schema
+
+    source = open_dataset(live_server.media_root / "synthetic")
+    video = str((live_server.media_root / "synthetic" / next(source.clips()).video).resolve())
+    with DatasetWriter(
+        live_server.media_root / "segments", name="segments", schema=default_schema(),
+        classes=source.classes,
+    ) as writer:  # fmt: skip
+        writer.add({"clip_id": "seg-1", "video": video, "start_frame": 10, "end_frame": 30,
+                    "label": 0, "split": "test"})  # fmt: skip
+    with live_server.session() as session:
+        users = {u.username: u for u in store.list_users(session)}
+        project = store.create_project_from_dataset(
+            session, name="Segments", dataset_dir=live_server.media_root / "segments",
+            annotators_per_clip=1, consensus_rule="majority", actor=users["ada"],
+            media_root=live_server.media_root,
+        )  # fmt: skip
+        store.add_member(session, project=project, user=users["alice"], actor=users["ada"])
+        pid = project.id
+    page = new_page("alice")
+    page.goto(f"{live_server.url}/projects/{pid}/annotate")
+    page.wait_for_function(WAIT_VIDEO)
+    expect(page.locator("#clip-meta")).to_contain_text("frames 10–29 of its video")
+    expect(page.locator("#time-readout")).to_contain_text("frame 1 / 20")
+    assert frame(page) == 10
+    page.keyboard.press("Shift+ArrowLeft")  # not before the segment
+    expect(page.locator("#time-readout")).to_contain_text("frame 1 / 20")
+    assert frame(page) == 10
+    for _ in range(3):
+        page.keyboard.press("Shift+ArrowRight")  # 30 frames on: stops at the last one
+    page.wait_for_function(
+        f"Math.floor(document.getElementById('video').currentTime * {FPS} + 1e-3) === 29"
+    )
+    expect(page.locator("#time-readout")).to_contain_text("frame 20 / 20")
