@@ -219,12 +219,11 @@ def annotate_page(
             "clip": clip_public(found).model_dump(),
             "annotation": AnnotationPublic.model_validate(mine[0]).model_dump(mode="json"),
         }
-    card = _project_card(session, user, project)
     config = {
         "project": detail.model_dump(mode="json", by_alias=True),
         "editing": editing,
-        "done": card["done"],
-        "remaining": card["remaining"],
+        "done": store.count_annotations(session, project=project, user=user),
+        "remaining": store.remaining_for(session, project=project, user=user),
         "recent": _recent(session, project, user, limit=8),
     }
     return render(
@@ -301,7 +300,7 @@ def agreement_page(
         pair_table = charts.pair_table(counts, *pair)
     return render(
         request, "agreement.html", user, report=report, dimension=dimension, choices=choices,
-        alpha_chart=charts.alpha_chart(report), figures=report["dimensions"].get(dimension),
+        alpha_chart=charts.alpha_chart(report),
         kappa=charts.heat_map(report, dimension, "cohen_kappa"),
         confusion=charts.heat_map(report, dimension, "confusion"), pair=pair,
         pair_table=pair_table,
