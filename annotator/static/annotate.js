@@ -59,11 +59,13 @@
     const h = Math.min(state.highlight[d], Math.max(0, shown.length - 1));
     state.highlight[d] = h;
     const active = DIMS[state.active] === d;
-    chips(d).forEach((c) => { c.classList.remove("highlight"); c.tabIndex = -1; });
-    if (shown.length) {
-      shown[h].tabIndex = 0;
-      if (active) shown[h].classList.add("highlight");
-    }
+    // The group keeps the focus and points at the highlighted value (aria-activedescendant),
+    // so screen readers follow the highlight while the keys stay the page's.
+    chips(d).forEach((c) => c.classList.remove("highlight"));
+    if (shown.length && active) shown[h].classList.add("highlight");
+    const group = $("group-" + d);
+    if (shown.length) group.setAttribute("aria-activedescendant", shown[h].id);
+    else group.removeAttribute("aria-activedescendant");
     fieldset(d).classList.toggle("active", active);
     fieldset(d).classList.toggle("complete", Boolean(state.values[d]));
     const target = shown.length ? ` → ${FG.label(shown[h].dataset.value)} (Enter)` : " — no match";
@@ -83,9 +85,18 @@
     const d = DIMS[state.active];
     if (!state.filter[d]) { chips(d).forEach((c) => { c.hidden = false; }); highlightChosen(d); }
     renderAll();
+    focusGroup();
     const el = fieldset(DIMS[state.active]);
     if (el.getBoundingClientRect().bottom > window.innerHeight || el.getBoundingClientRect().top < 0) {
       el.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    }
+  }
+
+  // Move the focus to the active group, unless the user is typing in a field.
+  function focusGroup() {
+    const current = document.activeElement;
+    if (!current || current === document.body || current.closest(".chips, .chip")) {
+      $("group-" + DIMS[state.active]).focus({ preventScroll: true });
     }
   }
 
@@ -101,15 +112,17 @@
     renderAll();
     highlightChosen(d);
     renderDim(d);
+    focusGroup();
   }
 
   DIMS.forEach((d, i) => {
     chips(d).forEach((chip) => chip.addEventListener("click", (e) => {
       state.active = i;
-      choose(d, chip.dataset.value);
       if (e.detail > 0) chip.blur();
+      choose(d, chip.dataset.value);
     }));
     fieldset(d).addEventListener("click", (e) => { if (!e.target.closest(".chip") && state.active !== i) setActive(i); });
+    $("group-" + d).addEventListener("focus", () => { if (state.active !== i) setActive(i); });
   });
 
   // -- the live sentence (composed by the server with the project's schema) -------------------
@@ -134,6 +147,7 @@
     $("note").value = note;
     hideSkip();
     renderAll();
+    focusGroup();
   }
 
   function showClip(clip, { values = {}, unsure = false, note = "", seconds = 0, editing = null } = {}) {

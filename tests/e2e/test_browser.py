@@ -64,7 +64,15 @@ def test_annotate_by_keyboard_agreement_adjudication_and_export(live_server, new
     annotate_page(alice, live_server)
     clip_id = alice.inner_text("#clip-name")
     assert alice.inner_text("#count-done") == "0"
+    # the focused choice group points screen readers at the value Enter would choose
+    assert alice.evaluate("document.activeElement.id") == "group-initiator"
+    alice.keyboard.type("rig")
+    assert alice.get_attribute("#group-initiator", "aria-activedescendant") == (
+        "chip-initiator-right_hand"
+    )
+    alice.keyboard.press("Escape")  # clears the filter
     keyboard_label(alice, ["right", "eye", "forth", "rub"])
+    assert alice.evaluate("document.activeElement.id") == "group-motion_type"
     expect(alice.locator("#sentence")).to_have_text(
         "The right hand rubs the eyes with a back-and-forth movement."
     )
