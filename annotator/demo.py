@@ -84,17 +84,18 @@ def prepare_demo(
             )  # fmt: skip
             for name in ("alice", "bob", "reviewer"):
                 store.add_member(session, project=project, user=users[name], actor=users["admin"])
-            n = _prelabel(session, project, users["admin"], dataset, prelabelled)
+            n = _prelabel(session, project, users["admin"], dataset, prelabelled, password_hash)
             return Demo(folder, database_url, project.id,
                         store.count_clips(session, project=project), n, created=True)  # fmt: skip
     finally:
         engine.dispose()
 
 
-def _prelabel(session: Session, project, admin, dataset: Path, limit: int) -> int:
-    """Submit the simulated annotators' labels of the first `limit` clips, then deactivate
-    them (their labels count; they cannot log in)."""
-    password_hash = hash_password(DEMO_PASSWORD)
+def _prelabel(
+    session: Session, project, admin, dataset: Path, limit: int, password_hash: str
+) -> int:
+    """Submit the simulated annotators' labels of `limit` clips (every other one), then
+    deactivate them (their labels count; they cannot log in)."""
     simulated = {}
     for i, name in enumerate(SIMULATED):
         simulated[f"annotator-{i + 1}"] = store.create_user(

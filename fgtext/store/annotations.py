@@ -142,19 +142,7 @@ def update_annotation(
         note = _check_note(note)
     seconds_spent = _check_seconds(seconds_spent)
     with write_transaction(session, lock_project=_project_id_of(session, annotation)):
-        stored = session.get(
-            Annotation, annotation.id, with_for_update=True, populate_existing=True
-        )
-        if stored is None:
-            raise NotFoundError(f"annotation {annotation.id} does not exist")
-        user = session.get(User, user.id)
-        if stored.user_id != user.id:
-            raise PermissionDeniedError(
-                f"annotation {stored.id} belongs to another annotator; only its author edits it"
-            )
-        clip = session.get(Clip, stored.clip_id)
-        project = session.get(Project, clip.project_id)
-        check_can_annotate(session, project=project, user=user)
+        stored, user, clip, project = _own_annotation(session, annotation, user, "edits")
         if stored.version != expected_version:
             raise StaleVersionError(
                 f"annotation {stored.id} is at version {stored.version}, not "
@@ -196,17 +184,7 @@ def withdraw_annotation(session: Session, *, annotation: Annotation, user: User)
     so they can label it anew. Refused once a reviewer has adjudicated the clip: the decision
     may rest on it. Returns the clip."""
     with write_transaction(session, lock_project=_project_id_of(session, annotation)):
-        stored = session.get(Annotation, annotation.id, populate_existing=True)
-        if stored is None:
-            raise NotFoundError(f"annotation {annotation.id} does not exist")
-        user = session.get(User, user.id)
-        if stored.user_id != user.id:
-            raise PermissionDeniedError(
-                f"annotation {stored.id} belongs to another annotator; only its author withdraws it"
-            )
-        clip = session.get(Clip, stored.clip_id, populate_existing=True)
-        project = session.get(Project, clip.project_id)
-        check_can_annotate(session, project=project, user=user)
+        stored, user, clip, project = _own_annotation(session, annotation, user, "withdraws")
         if clip.status == "adjudicated":
             raise ConflictError(
                 f"clip {clip.clip_id!r} has been adjudicated; edit the annotation instead"
@@ -231,6 +209,25 @@ def withdraw_annotation(session: Session, *, annotation: Annotation, user: User)
             entity_id=annotation.id, project_id=project.id, payload=withdrawn,
         )  # fmt: skip
     return clip
+
+
+def _own_annotation(
+    session: Session, annotation: Annotation, user: User, verb: str
+) -> tuple[Annotation, User, Clip, Project]:
+    """Inside a write transaction: the stored annotation (locked), its author, clip and project,
+    checked to be `user`'s own and `user` still allowed to annotate."""
+    stored = session.get(Annotation, annotation.id, with_for_update=True, populate_existing=True)
+    if stored is None:
+        raise NotFoundError(f"annotation {annotation.id} does not exist")
+    user = session.get(User, user.id)
+    if stored.user_id != user.id:
+        raise PermissionDeniedError(
+            f"annotation {stored.id} belongs to another annotator; only its author {verb} it"
+        )
+    clip = session.get(Clip, stored.clip_id, populate_existing=True)
+    project = session.get(Project, clip.project_id)
+    check_can_annotate(session, project=project, user=user)
+    return stored, user, clip, project
 
 
 def _project_id_of(session: Session, annotation: Annotation) -> int:
