@@ -158,12 +158,20 @@ def _write(manifest, out: Path, cut: bool, parquet: bool, overwrite: bool) -> No
 def import_smg_cmd(
     root: Annotated[Path, typer.Argument(help="SMG root with SampleNNNN/ folders.")],
     out: OutDir,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="official: subjects 36-40 test, no validation; paper (FG-SGL): 31-35 "
+            "validation, 36-40 test."
+        ),
+    ] = "official",
     test_subjects: Annotated[
-        str, typer.Option(help="Subjects in the test split (official: 36-40).")
-    ] = "36-40",
+        str | None, typer.Option(help="Subjects in the test split (overrides --protocol).")
+    ] = None,
     val_subjects: Annotated[
-        str, typer.Option(help="Subjects in the validation split, e.g. 31-35.")
-    ] = "",
+        str | None,
+        typer.Option(help="Subjects in the validation split, e.g. 31-35 (overrides --protocol)."),
+    ] = None,
     subject_map: Annotated[
         Path | None,
         typer.Option(help="CSV of sample,subject (default: the sample number is the subject)."),
@@ -183,10 +191,19 @@ def import_smg_cmd(
     overwrite: Overwrite = False,
 ) -> None:
     """SMG: SampleNNNN/SampleNNNN_finelabels.csv rows `label,start,end` (1-based labels)."""
-    from fgtext.importers import SMG_SUBJECT_REGEX, SubjectSplit, import_smg
+    from fgtext.importers import SMG_SPLITS, SMG_SUBJECT_REGEX, SubjectSplit, import_smg
 
+    if protocol not in SMG_SPLITS:
+        raise FgTextError(
+            f"unknown --protocol {protocol!r}; expected one of {', '.join(SMG_SPLITS)}"
+        )
+    base = SMG_SPLITS[protocol]
+    split = SubjectSplit.parse(
+        test_subjects if test_subjects is not None else ",".join(map(str, sorted(base.test))),
+        val_subjects if val_subjects is not None else ",".join(map(str, sorted(base.validation))),
+    )
     manifest = import_smg(
-        root, split=SubjectSplit.parse(test_subjects, val_subjects), classes=classes or "smg",
+        root, split=split, classes=classes or "smg",
         video_pattern=video_pattern, video_root=video_root, frame_base=frame_base,
         subject_of=subject_map if subject_map is not None else SMG_SUBJECT_REGEX,
     )  # fmt: skip

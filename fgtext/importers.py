@@ -53,6 +53,8 @@ from fgtext.schema import ClassDef, Schema, default_schema, load_class_list
 __all__ = [
     "IMIGUE_ILLUSTRATIVE_LABEL",
     "SMG_OFFICIAL_SPLIT",
+    "SMG_PAPER_SPLIT",
+    "SMG_SPLITS",
     "SMG_SUBJECT_REGEX",
     "SMG_VIDEO_PATTERN",
     "VIDEO_SUFFIXES",
@@ -170,6 +172,11 @@ class SubjectSplit:
 
 
 SMG_OFFICIAL_SPLIT = SubjectSplit(test=frozenset(range(36, 41)))
+# FG-SGL's protocol (2,452 / 637 / 610 train / validation / test clips) holds out a validation
+# split too. The paper gives the counts, not the subjects; 31-35 for validation is our reading
+# (the five subjects before the official test ones), to be confirmed by the counts on the real data.
+SMG_PAPER_SPLIT = SubjectSplit(test=frozenset(range(36, 41)), validation=frozenset(range(31, 36)))
+SMG_SPLITS = {"official": SMG_OFFICIAL_SPLIT, "paper": SMG_PAPER_SPLIT}
 
 # -- the manifest ------------------------------------------------------------------------------
 

@@ -180,6 +180,39 @@ def test_import_smg_overridden_split_with_validation(smg_root):
     assert m.source["split_rule"]["validation"] == [2, 36]
 
 
+def test_import_smg_paper_protocol_from_the_cli(tmp_path, capsys):
+    """--protocol paper: FG-SGL's three-way split, subjects 31-35 validation and 36-40 test."""
+    from fgtext.cli import main
+
+    root = tmp_path / "SMG"
+    for sample in ("Sample0030", "Sample0031", "Sample0035", "Sample0036", "Sample0040"):
+        write(root / sample / f"{sample}_finelabels.csv", "3,1,10\n")
+        make_video(root / sample / f"{sample}_color.mp4", 12)
+
+    def run(*args: str) -> int:
+        try:
+            main(["import", "smg", str(root), "--out", str(tmp_path / "o"), "--overwrite", *args])
+        except SystemExit as e:
+            return int(e.code or 0)
+        return 0
+
+    assert run("--protocol", "paper") == 0
+    splits = {c.clip_id: c.split for c in open_dataset(tmp_path / "o").clips()}
+    assert splits == {
+        "Sample0030_000": "train",
+        "Sample0031_000": "validation",
+        "Sample0035_000": "validation",
+        "Sample0036_000": "test",
+        "Sample0040_000": "test",
+    }
+    assert run("--protocol", "paper", "--val-subjects", "30") == 0  # an override wins
+    splits = {c.clip_id: c.split for c in open_dataset(tmp_path / "o").clips()}
+    assert splits["Sample0030_000"] == "validation" and splits["Sample0031_000"] == "train"
+    capsys.readouterr()
+    assert run("--protocol", "miga") == 1
+    assert "unknown --protocol 'miga'; expected one of official, paper" in capsys.readouterr().err
+
+
 def test_import_smg_subject_map_and_regex(smg_root, tmp_path):
     mapping = write(
         tmp_path / "subjects.csv",
