@@ -28,7 +28,9 @@ def _register_commands() -> None:
     registered = {info.name for info in app.registered_commands}
     for name, command in {**cli_data.COMMANDS, **cli_train.COMMANDS}.items():
         if name not in registered:  # main() may run more than once in a process (tests)
-            app.command(name)(command)
+            # ablate passes the options after `--` on to train
+            settings = getattr(command, "context_settings", None)
+            app.command(name, context_settings=settings)(command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fgtext.errors import FgTextError
+from training.config import DataConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig
+
 out_console = Console(soft_wrap=True)
 
 
@@ -24,40 +27,76 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+# Each default comes from the config dataclasses (training.config): one place.
+_D, _M, _L, _O = DataConfig, ModelConfig, LossConfig, OptimConfig
+
+
 def train_command(
     dataset: Annotated[Path, typer.Argument(help="An FG-Text dataset folder.")],
     model: Annotated[
         Path, typer.Option("--model", "-m", help="InternVL checkpoint folder (native format).")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The run folder.")] = Path("runs/fgsgl"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="The run folder.")] = Path(
+        TrainConfig.out
+    ),
     text_cache: Annotated[
         Path | None,
         typer.Option(help="Text cache (default: the one embed-text wrote into DATASET)."),
-    ] = None,
-    preset: Annotated[str, typer.Option(help="smg (lr 4e-5) or imigue (lr 1e-4).")] = "smg",
-    lr: Annotated[float | None, typer.Option(help="Learning rate (default: the preset's).")] = None,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 15,
-    batch_size: Annotated[int, typer.Option(help="Clips per device and step.")] = 8,
-    eval_batch_size: Annotated[int | None, typer.Option(help="Default: --batch-size.")] = None,
-    grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = 4,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.05,
-    warmup_ratio: Annotated[float, typer.Option(help="Linear warm-up share of the steps.")] = 0.03,
-    max_grad_norm: Annotated[float, typer.Option(help="Gradient clipping.")] = 1.0,
+    ] = _D.text_cache,
+    preset: Annotated[
+        str, typer.Option(help="smg (lr 4e-5) or imigue (lr 1e-4); both a global batch of 64.")
+    ] = _O.preset,
+    lr: Annotated[
+        float | None, typer.Option(help="Learning rate (default: the preset's).")
+    ] = _O.lr,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = _O.epochs,
+    batch_size: Annotated[int, typer.Option(help="Clips per device and step.")] = _O.batch_size,
+    global_batch: Annotated[
+        int | None,
+        typer.Option(
+            help="Clips per optimiser step over all processes (default: the preset's 64)."
+        ),
+    ] = _O.global_batch,
+    grad_accum: Annotated[
+        int | None,
+        typer.Option(help="Gradient accumulation steps (default: from the global batch)."),
+    ] = _O.grad_accum,
+    eval_batch_size: Annotated[
+        int | None, typer.Option(help="Default: --batch-size.")
+    ] = _O.eval_batch_size,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = _O.weight_decay,
+    warmup_ratio: Annotated[
+        float, typer.Option(help="Linear warm-up share of the steps.")
+    ] = _O.warmup_ratio,
+    max_grad_norm: Annotated[float, typer.Option(help="Gradient clipping.")] = _O.max_grad_norm,
     bf16: Annotated[
         bool | None, typer.Option("--bf16/--no-bf16", help="Default: where the GPU supports it.")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    frames: Annotated[int, typer.Option(help="Frames sampled per clip.")] = 8,
-    image_size: Annotated[int | None, typer.Option(help="Default: the backbone's.")] = None,
-    workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 4,
-    train_split: Annotated[str, typer.Option(help="Split to train on.")] = "train",
-    val_split: Annotated[str, typer.Option(help="Split for model selection.")] = "validation",
-    test_split: Annotated[str, typer.Option(help="Split reported at the end.")] = "test",
-    lambda_fg: Annotated[float, typer.Option(help="Weight of L_fg.")] = 1.0,
-    lambda_cp: Annotated[float, typer.Option(help="Weight of L_cp.")] = 1.0,
+    ] = _O.bf16,
+    seed: Annotated[
+        int, typer.Option(help="Seed of everything random: weights, sampling, frames.")
+    ] = _O.seed,
+    full_determinism: Annotated[
+        bool, typer.Option(help="Deterministic GPU kernels (slower; see README).")
+    ] = _O.full_determinism,
+    frames: Annotated[int, typer.Option(help="Frames sampled per clip.")] = _D.num_frames,
+    image_size: Annotated[
+        int | None, typer.Option(help="Default: the backbone's.")
+    ] = _D.image_size,
+    workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = _D.workers,
+    train_split: Annotated[str, typer.Option(help="Split to train on.")] = _D.train_split,
+    val_split: Annotated[
+        str | None,
+        typer.Option(
+            help="Split that chooses the checkpoint (default: validation where the dataset has "
+            "it); none: no validation, the last epoch is kept."
+        ),
+    ] = _D.val_split,
+    test_split: Annotated[str, typer.Option(help="Split reported at the end.")] = _D.test_split,
+    lambda_fg: Annotated[float, typer.Option(help="Weight of L_fg.")] = _L.lambda_fg,
+    lambda_cp: Annotated[float, typer.Option(help="Weight of L_cp.")] = _L.lambda_cp,
     stage1_epochs: Annotated[
         int, typer.Option(help="ML-CO stage 1 (L_cls + L_cp) epochs; then L_fg joins.")
-    ] = 5,
+    ] = _L.stage1_epochs,
     no_fg_sa: Annotated[bool, typer.Option("--no-fg-sa", help="Ablation: no L_fg.")] = False,
     no_cp_a: Annotated[bool, typer.Option("--no-cp-a", help="Ablation: no L_cp.")] = False,
     no_mlco: Annotated[
@@ -65,32 +104,37 @@ def train_command(
     ] = False,
     fg_text: Annotated[
         str, typer.Option(help="fg-text, or class-level: L_fg against the class's T_c.")
-    ] = "fg-text",
+    ] = _L.fg_text,
     fg_loss: Annotated[
-        str, typer.Option(help="multi-positive (same texts are positives) or paper.")
-    ] = "multi-positive",
-    lora_rank: Annotated[int, typer.Option(help="LoRA rank on the vision tower.")] = 8,
+        str,
+        typer.Option(
+            help="paper (Eq. 1: video to text, one positive), symmetric, or multi-positive "
+            "(symmetric; clips with the same FG-Text are positives)."
+        ),
+    ] = _M.fg_loss,
+    lora_rank: Annotated[int, typer.Option(help="LoRA rank on the vision tower.")] = _M.lora_rank,
     mid_layer: Annotated[
         int | None, typer.Option(help="Vision layer of f_mid (default: the middle one).")
-    ] = None,
+    ] = _M.mid_layer,
     activation_checkpointing: Annotated[
         bool, typer.Option(help="Recompute the vision layers in backward (less GPU memory).")
-    ] = False,
+    ] = _M.activation_checkpointing,
     deepspeed: Annotated[
         str | None, typer.Option(help="DeepSpeed config: a JSON file or zero2 (shipped).")
-    ] = None,
+    ] = _O.deepspeed,
     resume: Annotated[
         str | None, typer.Option(help="Resume: 'latest' or a checkpoint folder.")
     ] = None,
-    logging_steps: Annotated[int, typer.Option(help="Log every N optimiser steps.")] = 10,
+    logging_steps: Annotated[
+        int, typer.Option(help="Log every N optimiser steps.")
+    ] = _O.logging_steps,
     stop_after_epochs: Annotated[
         int | None,
         typer.Option(help="Stop after N epochs (schedule unchanged); continue with --resume."),
-    ] = None,
+    ] = _O.stop_after_epochs,
 ) -> None:
     """Train FG-SGL on a dataset; everything lands in --out (config, logs, weights, metrics)."""
-    from training.model import ModelConfig
-    from training.trainer import DataConfig, LossConfig, OptimConfig, TrainConfig, train
+    from training.run import train
 
     config = TrainConfig(
         out=str(out),
@@ -125,13 +169,15 @@ def train_command(
             lr=lr,
             epochs=epochs,
             batch_size=batch_size,
-            eval_batch_size=eval_batch_size,
+            global_batch=global_batch,
             grad_accum=grad_accum,
+            eval_batch_size=eval_batch_size,
             weight_decay=weight_decay,
             warmup_ratio=warmup_ratio,
             max_grad_norm=max_grad_norm,
             bf16=bf16,
             seed=seed,
+            full_determinism=full_determinism,
             logging_steps=logging_steps,
             deepspeed=deepspeed,
             stop_after_epochs=stop_after_epochs,
@@ -147,11 +193,16 @@ def train_command(
             highlight=False,
         )
         return
-    _print_split_table(f"{out}", {s: metrics[s] for s in ("validation", "test")})
+    _print_split_table(
+        f"{out}", {s: metrics[s] for s in ("validation", "test") if metrics[s] is not None}
+    )
+    chosen = (
+        f"best checkpoint: {escape(str(metrics['best_checkpoint']))}"
+        if metrics["best_checkpoint"]
+        else "no validation split: the last epoch's weights"
+    )
     out_console.print(
-        f"best checkpoint: {escape(str(metrics['best_checkpoint']))}; weights, metrics and plots "
-        f"in {escape(str(out))}",
-        highlight=False,
+        f"{chosen}; weights, metrics and plots in {escape(str(out))}", highlight=False
     )
 
 
@@ -266,8 +317,104 @@ def bench_command(
     out_console.print(table)
 
 
+def ablate_command(
+    ctx: typer.Context,
+    dataset: Annotated[Path, typer.Argument(help="An FG-Text dataset folder.")],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="InternVL checkpoint folder (native format).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The grid's folder.")] = Path(
+        "runs/ablation"
+    ),
+    seeds: Annotated[str, typer.Option(help="Seeds: 0,1,2,3,4 or 0-4.")] = "0-4",
+    variants: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated (default: all): full, no-fg-sa, no-cp-a, no-mlco, "
+            "class-level, fg-symmetric, fg-multi-positive."
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None, typer.Option(help="i/n: run every n-th run of the grid from the i-th.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the runs it would start, start none.")
+    ] = False,
+    report_only: Annotated[
+        bool, typer.Option("--report-only", help="Write the report from the finished runs.")
+    ] = False,
+) -> None:
+    """The paper's ablation rows (Tables II-III) and our L_fg variants over seeds: one run per
+    variant x seed (finished ones are skipped), then ablation.json/.md/.png with 95 % intervals.
+    Options after `--` go to every `train` run, e.g. `-- --epochs 6 --lr 1e-3`."""
+    import shlex
+
+    from training import ablate
+
+    train_args = list(ctx.args)
+    for flag in ("--out", "-o", "--seed", "--model", "-m", "--resume"):
+        if flag in train_args:
+            raise FgTextError(f"ablate sets {flag} of each run itself; leave it out after --")
+    grid = ablate.plan(out, ablate.parse_variants(variants), ablate.parse_seeds(seeds))
+    mine = ablate.shard_of(grid, ablate.parse_shard(shard))
+    command = shlex.join(
+        ["fgsgl-train", "ablate", str(dataset), "--model", str(model), "--out", str(out),
+         "--seeds", seeds, *(["--variants", variants] if variants else []), "--", *train_args]
+    )  # fmt: skip
+    if dry_run:
+        for run in mine:
+            argv = ablate.train_argv(run, dataset, model, train_args, run.resumable)
+            out_console.print(
+                f"{run.state}: {shlex.join(['fgsgl-train', *argv])}", highlight=False, markup=False
+            )
+        return
+    if not report_only:
+        _run_ablation(ablate, mine, dataset, model, train_args)
+    report = ablate.collect(grid)
+    ablate.write_report(out, report, command)
+    out_console.print(ablate.markdown_table({**report, "command": command}), markup=False)
+    out_console.print(f"report: {escape(str(out / 'ablation.md'))} (and .json, .png)")
+
+
+ablate_command.context_settings = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _run_ablation(ablate, runs, dataset: Path, model: Path, train_args: list[str]) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from training.cli import main as fgsgl_train
+
+    def train(argv: list[str]) -> int:
+        try:
+            fgsgl_train(argv)
+        except SystemExit as e:
+            return int(e.code or 0)
+        return 0
+
+    progress = Progress(
+        "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )  # fmt: skip
+    with progress:
+        task = progress.add_task("ablation runs", total=len(runs))
+
+        def on_progress(run, what: str, metrics) -> None:
+            top1 = (metrics or {}).get("test", {}).get("top1")
+            shown = "-" if top1 is None else f"{100 * top1:.1f}"
+            progress.console.print(
+                f"{run.variant} seed {run.seed}: {what}; test top-1 {shown}", highlight=False
+            )
+            progress.advance(task)
+
+        ablate.run_grid(
+            runs, dataset=dataset, model=model, train_args=train_args, train=train,
+            on_progress=on_progress,
+        )  # fmt: skip
+
+
 COMMANDS = {  # registered on the fgsgl-train app by training.cli
     "train": train_command,
+    "ablate": ablate_command,
     "evaluate": evaluate_command,
     "predict": predict_command,
     "bench": bench_command,

@@ -1,6 +1,6 @@
 """Using a trained run: evaluate it on a dataset split, predict the class of videos.
 
-A run folder (see `training.trainer`) is self-describing: config.json names the base checkpoint
+A run folder (see `training.run`) is self-describing: config.json names the base checkpoint
 and the text cache, classes.json the classes, weights.safetensors the trained weights.
 `predict` also explains a prediction the way the paper does not: the FG-Text descriptions
 (T_fg of the text cache) nearest to the clip's projected f_mid — its predicted attributes.
@@ -19,19 +19,19 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from fgtext.errors import FgTextError
+from training.config import TrainConfig
 from training.metrics import classification_report
 from training.model import FgSglModel, load_trainable_state
-from training.trainer import (
+from training.run import (
     CLASSES_FILE,
     CONFIG_FILE,
     WEIGHTS_FILE,
-    ClipBatchCollator,
-    TrainConfig,
     build_model,
     load_weights_file,
     open_text_cache,
     write_outputs,
 )
+from training.trainer import ClipBatchCollator
 
 
 @dataclass

@@ -3,9 +3,13 @@
 - L_cls: cross-entropy of the classifier on f_high.
 - L_cp: InfoNCE of f_high (in the text space) against ALL class embeddings T_c — the class
   prototypes — with the clip's class as the positive.
-- L_fg: symmetric InfoNCE of the projected f_mid against the batch's FG-Text embeddings T_fg.
-  Two clips with the same T_fg describe the same motion, so by default (`multi-positive`) they
-  are positives of each other, not negatives; `paper` is the plain in-batch InfoNCE.
+- L_fg: InfoNCE of the projected f_mid against the batch's FG-Text embeddings T_fg, in one of
+  three modes (`FG_LOSS_MODES`):
+  `paper`, the paper's Eq. 1: video → text only, one positive per clip (its own T_fg), the
+  other clips' T_fg of the batch as negatives, even where they are the same sentence;
+  `symmetric`: open_clip's form, the mean of video → text and text → video, one positive;
+  `multi-positive`: symmetric, and clips with the same T_fg (the same motion) are positives of
+  each other, not negatives.
   Negatives come from every data-parallel rank (`gather_across_ranks`).
 
 Embeddings are L2-normalised here; the logit scale is exp(learnable log-scale), clamped by the
@@ -21,8 +25,9 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-FgLossMode = Literal["multi-positive", "paper"]
-FG_LOSS_MODES: tuple[str, ...] = ("multi-positive", "paper")
+from training.config import FG_LOSS_MODES
+
+FgLossMode = Literal["paper", "symmetric", "multi-positive"]
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -61,23 +66,29 @@ def fine_grained_loss(
     texts: torch.Tensor,
     logit_scale: torch.Tensor,
     *,
-    mode: FgLossMode = "multi-positive",
+    mode: FgLossMode = "paper",
 ) -> torch.Tensor:
-    """L_fg: the projected f_mid [B, D] against the batch's T_fg embeddings [B, D], symmetric.
+    """L_fg: the projected f_mid [B, D] against the batch's T_fg embeddings [B, D] (`mode`).
 
     Under data parallelism every rank computes the loss of the whole global batch (so its value
     equals the single-process loss of the concatenated batch), differentiable in its own part.
+    A rank whose batch is empty (every clip failed to decode) passes zero rows and still takes
+    part in the gathers, so the other ranks never wait for it.
     """
+    if mode not in FG_LOSS_MODES:
+        raise ValueError(f"unknown L_fg mode {mode!r}; expected one of {FG_LOSS_MODES}")
     all_video = gather_across_ranks(video)
     all_texts = gather_across_ranks(texts)
+    if len(all_texts) == 0:  # every rank's batch is empty
+        return video.sum() * 0
     logits = logit_scale * _normalize(all_video) @ _normalize(all_texts).T
     if mode == "multi-positive":
         positives = same_text_mask(all_texts, all_texts)
-    elif mode == "paper":
-        positives = torch.eye(len(all_texts), dtype=torch.bool, device=logits.device)
     else:
-        raise ValueError(f"unknown L_fg mode {mode!r}; expected one of {FG_LOSS_MODES}")
-    loss = (multi_positive_nce(logits, positives) + multi_positive_nce(logits.T, positives.T)) / 2
+        positives = torch.eye(len(all_texts), dtype=torch.bool, device=logits.device)
+    loss = multi_positive_nce(logits, positives)  # video → text: Eq. 1
+    if mode != "paper":
+        loss = (loss + multi_positive_nce(logits.T, positives.T)) / 2
     world = _world_size()
     if world > 1:
         # Each rank holds the exact gradient for its own features only; DDP/DeepSpeed then

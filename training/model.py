@@ -14,7 +14,6 @@ the same width, so none).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,38 +26,15 @@ from transformers.models.internvl.modeling_internvl import InternVLMultiModalPro
 
 from fgtext.errors import FgTextError
 from training.backbones import LORA_TARGET_REGEX, VisionBackbone, read_internvl_config
+from training.config import ModelConfig
 from training.data import IMAGENET_MEAN, IMAGENET_STD
 from training.losses import (
-    FG_LOSS_MODES,
     LossWeights,
     class_prototype_loss,
     classification_loss,
     combine_losses,
     fine_grained_loss,
 )
-
-
-@dataclass
-class ModelConfig:
-    """The model's hyper-parameters (the run's config.json keeps them)."""
-
-    lora_rank: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    mid_layer: int | None = None  # vision layer of f_mid; None: the middle one
-    fg_loss: str = "multi-positive"  # or "paper": plain in-batch InfoNCE
-    logit_scale_init: float = 1 / 0.07  # CLIP's initial temperature
-    logit_scale_max: float = 100.0  # CLIP's clamp
-    activation_checkpointing: bool = False  # recompute the tower's layers in backward: less memory
-
-    def __post_init__(self) -> None:
-        if self.fg_loss not in FG_LOSS_MODES:
-            raise FgTextError(
-                f"unknown L_fg mode {self.fg_loss!r}; expected one of {', '.join(FG_LOSS_MODES)}"
-            )
-        if self.lora_rank < 1:
-            raise FgTextError(f"LoRA rank must be at least 1, got {self.lora_rank}")
-
 
 # -- the vision part of a checkpoint ------------------------------------------------------------
 
@@ -180,6 +156,8 @@ class FgSglModel(nn.Module):
         text_embeddings: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | dict[str, torch.Tensor]]:
         """Logits, and with `labels` the total loss and its terms ("cls", "cp", "fg")."""
+        if frames.shape[0] == 0:
+            return self._empty_batch(labels)
         f_mid, f_high = self.encode(frames)
         logits = self.classify(f_high)
         out: dict = {"logits": logits}
@@ -204,6 +182,21 @@ class FgSglModel(nn.Module):
             )
         out["loss"] = combine_losses(terms, self.weights)
         out["terms"] = {name: value.detach() for name, value in terms.items()}
+        return out
+
+    def _empty_batch(self, labels: torch.Tensor | None) -> dict:
+        """Every clip of the batch failed to decode: no logits, and a zero loss that touches
+        every trainable parameter, so the step (and DDP's gradient sync) goes ahead. Under L_fg
+        the rank still joins the other ranks' gathers (with no rows), so none of them hangs."""
+        out: dict = {"logits": None}
+        if labels is None:
+            return out
+        if self.use_fg:
+            nothing = self.class_texts.new_zeros((0, self.class_texts.shape[1]))
+            fine_grained_loss(nothing, nothing, self._scale(self.logit_scale_fg),
+                              mode=self.config.fg_loss)  # fmt: skip
+        out["loss"] = sum(p.sum() * 0 for p in self.parameters() if p.requires_grad)
+        out["terms"] = {}
         return out
 
     def mid_in_text_space(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -277,48 +270,71 @@ def peak_flops(device_name: str) -> float | None:
     return None
 
 
-def _flops_per_frame(config: InternVLConfig) -> tuple[float, float, float]:
-    """Forward matmul FLOPs (2 per multiply-add) of one frame: patch embedding, the tower's
-    layers, the projector."""
+def _flops_per_frame(config: InternVLConfig, lora_rank: int = 8) -> dict[str, float]:
+    """Forward matmul FLOPs (2 per multiply-add) of one frame, by part: the patch embedding,
+    the tower's dense layers, its attention (scores and weighted sum), LoRA's low-rank
+    products (on q, k, v, the output projection and both MLP layers) and the projector."""
     vision = config.vision_config
-    width = vision.hidden_size
+    width, inner, layers = vision.hidden_size, vision.intermediate_size, vision.num_hidden_layers
     image, patch = _side(vision.image_size), _side(vision.patch_size)
     patches = (image // patch) ** 2
     tokens = patches + 1  # + CLS
-    embed = 2 * patches * (3 * patch * patch) * width
-    per_layer = (
-        2 * tokens * width * 4 * width  # q, k, v and the output projection
-        + 2 * 2 * tokens * tokens * width  # attention scores and weighted sum
-        + 2 * 2 * tokens * width * vision.intermediate_size  # MLP
-    )
     llm = config.text_config.hidden_size
     shuffled_tokens = round(patches * config.downsample_ratio**2)
     shuffled_width = round(width / config.downsample_ratio**2)
-    projector = 2 * shuffled_tokens * (shuffled_width * llm + llm * llm)
-    return embed, vision.num_hidden_layers * per_layer, projector
+    lora_in_out = 4 * (width + width) + (width + inner) + (inner + width)  # Σ (in + out)
+    return {
+        "embed": 2 * patches * (3 * patch * patch) * width,
+        "dense": layers * (2 * tokens * width * 4 * width + 2 * 2 * tokens * width * inner),
+        "attention": layers * 2 * 2 * tokens * tokens * width,
+        "lora": layers * 2 * tokens * lora_rank * lora_in_out,
+        "projector": 2 * shuffled_tokens * (shuffled_width * llm + llm * llm),
+    }
 
 
 def forward_flops_per_frame(config: InternVLConfig) -> float:
-    """Forward FLOPs of one frame through the vision tower and the projector."""
-    return sum(_flops_per_frame(config))
+    """Forward FLOPs of one frame through the (unadapted) vision tower and the projector."""
+    parts = _flops_per_frame(config)
+    return parts["embed"] + parts["dense"] + parts["attention"] + parts["projector"]
 
 
-def training_flops_per_clip(config: InternVLConfig, frames: int) -> float:
-    """Forward + backward FLOPs of one clip of `frames` frames. The tower is frozen: its layers'
-    backward computes input gradients only (1x forward; LoRA's own are negligible), the patch
-    embedding none; the projector trains (2x forward: input and weight gradients)."""
-    embed, layers, projector = _flops_per_frame(config)
-    return frames * (embed + 2 * layers + 3 * projector)
+def training_flops_per_clip(config: InternVLConfig, frames: int, lora_rank: int = 8) -> float:
+    """Forward + backward FLOPs of one clip of `frames` frames, by how each part's backward
+    goes: the frozen dense layers compute input gradients only (1x forward); attention has no
+    weights but needs the gradients of both its operands (2x); LoRA and the projector train
+    (input and weight gradients, 2x); the patch embedding none (nothing before it learns).
+    The heads (a few linear layers on pooled features) are left out: well under 1 %."""
+    f = _flops_per_frame(config, lora_rank)
+    return frames * (
+        f["embed"] + 2 * f["dense"] + 3 * f["attention"] + 3 * f["lora"] + 3 * f["projector"]
+    )
+
+
+def text_encoder_flops(text_config, tokens: int) -> float:
+    """Forward FLOPs of a decoder LLM (llama/qwen2/internlm2 layout) over one text of `tokens`
+    tokens: q, k, v, o, the gated MLP and attention, every layer. What the cache saves."""
+    d, inner = text_config.hidden_size, text_config.intermediate_size
+    heads = text_config.num_attention_heads
+    kv = d // heads * getattr(text_config, "num_key_value_heads", heads)
+    per_token = 2 * (2 * d * d + 2 * d * kv + 3 * d * inner) + 2 * 2 * tokens * d
+    return text_config.num_hidden_layers * tokens * per_token
 
 
 def estimate_mfu(
-    config: InternVLConfig, frames: int, clips_per_second: float, device_name: str
+    config: InternVLConfig,
+    frames: int,
+    clips_per_second: float,
+    device_name: str,
+    *,
+    extra_flops_per_clip: float = 0.0,
 ) -> float | None:
-    """Model FLOPs utilisation: achieved training FLOP/s over the device's bf16 peak."""
+    """Model FLOPs utilisation: achieved training FLOP/s over the device's bf16 peak
+    (`extra_flops_per_clip`: work beside the model's, e.g. an LLM encoding the texts)."""
     peak = peak_flops(device_name)
     if peak is None:
         return None
-    return training_flops_per_clip(config, frames) * clips_per_second / peak
+    per_clip = training_flops_per_clip(config, frames) + extra_flops_per_clip
+    return per_clip * clips_per_second / peak
 
 
 def _side(size: int | list[int] | tuple[int, ...]) -> int:

@@ -68,10 +68,12 @@ def plot_learning_curves(log_history: Sequence[dict], out: Path) -> Path:
     evals = [(e["epoch"], e["eval_top1"]) for e in log_history if "eval_top1" in e]
     if evals:
         acc_ax.plot(*zip(*evals, strict=True), marker="o", label="validation top-1")
+        acc_ax.legend()
+    else:  # no validation split: the last epoch is kept
+        acc_ax.text(0.5, 0.5, "no validation split", ha="center", transform=acc_ax.transAxes)
     acc_ax.set_xlabel("epoch")
     acc_ax.set_ylabel("top-1 accuracy")
     acc_ax.set_ylim(0, 1)
-    acc_ax.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)

@@ -81,12 +81,30 @@ def test_fine_grained_loss_multi_positive_worked_by_hand():
     assert loss.item() == pytest.approx(expected, abs=1e-6)
 
 
-def test_fine_grained_loss_paper_mode_treats_duplicates_as_negatives():
+def test_fine_grained_loss_symmetric_mode_treats_duplicates_as_negatives():
     v2t = [log(2 * e + 1) - 1, log(e + 2) - 1, log(2 * e**0.6 + e**0.8) - 0.6]
     t2v = [log(e + 1 + e**0.6) - 1, log(1 + e + e**0.8) - 1, log(e + 1 + e**0.6) - 0.6]
     expected = (np.mean(v2t) + np.mean(t2v)) / 2
-    loss = fine_grained_loss(VIDEO, TEXTS, torch.tensor(1.0), mode="paper")
+    loss = fine_grained_loss(VIDEO, TEXTS, torch.tensor(1.0), mode="symmetric")
     assert loss.item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_fine_grained_loss_paper_mode_is_eq_1_video_to_text_one_positive():
+    # Eq. 1: -1/B Σ_i log(exp(s·v_i·t_i) / Σ_j exp(s·v_i·t_j)), rows only (no text → video);
+    # clip 2's own text is column 2, and column 0 (the same sentence) is a negative
+    v2t = [log(2 * e + 1) - 1, log(e + 2) - 1, log(2 * e**0.6 + e**0.8) - 0.6]
+    loss = fine_grained_loss(VIDEO, TEXTS, torch.tensor(1.0), mode="paper")
+    assert loss.item() == pytest.approx(np.mean(v2t), abs=1e-6)
+    assert np.mean(v2t) == pytest.approx(0.861085, abs=1e-6)
+    # a logit scale of 2 doubles every logit
+    v2t_scaled = [log(2 * e**2 + 1) - 2, log(e**2 + 2) - 2, log(2 * e**1.2 + e**1.6) - 1.2]
+    loss = fine_grained_loss(VIDEO, TEXTS, torch.tensor(2.0), mode="paper")
+    assert loss.item() == pytest.approx(np.mean(v2t_scaled), abs=1e-6)
+
+
+def test_paper_mode_is_the_default():
+    default = fine_grained_loss(VIDEO, TEXTS, torch.tensor(1.0))
+    assert default.item() == fine_grained_loss(VIDEO, TEXTS, torch.tensor(1.0), mode="paper").item()
 
 
 def test_fine_grained_loss_modes_agree_when_all_texts_differ_and_match_clip_loss():
@@ -94,13 +112,15 @@ def test_fine_grained_loss_modes_agree_when_all_texts_differ_and_match_clip_loss
     video, texts = torch.randn(6, 5), torch.randn(6, 5)
     scale = torch.tensor(7.0)
     multi = fine_grained_loss(video, texts, scale, mode="multi-positive")
+    symmetric = fine_grained_loss(video, texts, scale, mode="symmetric")
     paper = fine_grained_loss(video, texts, scale, mode="paper")
     # open_clip's ClipLoss: (CE(logits, arange) + CE(logits.T, arange)) / 2
     logits = scale * F.normalize(video, dim=-1) @ F.normalize(texts, dim=-1).T
     target = torch.arange(6)
     clip = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
     assert multi.item() == pytest.approx(clip.item(), abs=1e-5)
-    assert paper.item() == pytest.approx(clip.item(), abs=1e-5)
+    assert symmetric.item() == pytest.approx(clip.item(), abs=1e-5)
+    assert paper.item() == pytest.approx(F.cross_entropy(logits, target).item(), abs=1e-5)
 
 
 def test_fine_grained_loss_rejects_an_unknown_mode():
@@ -117,8 +137,9 @@ def test_combine_losses_weights_each_term():
 
 # -- the gather across ranks: two gloo processes ----------------------------------------------
 
-# Uneven local batches (3 + 2 clips), a text shared across the two ranks.
-_RANK_ROWS = [[0, 1, 2], [3, 4]]
+# Uneven local batches (3 + 2 clips), a text shared across the two ranks; and a rank whose
+# batch is empty (every clip failed to decode), which must still take part in the gathers.
+UNEVEN, ONE_EMPTY = [[0, 1, 2], [3, 4]], [[0, 1, 2, 3, 4], []]
 
 
 def _problem():
@@ -130,12 +151,12 @@ def _problem():
     return inputs, texts, layer
 
 
-def _rank_main(rank: int, port: int, queue) -> None:
+def _rank_main(rank: int, port: int, queue, rank_rows, mode) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     try:
         inputs, texts, layer = _problem()
-        rows = _RANK_ROWS[rank]
-        loss = fine_grained_loss(layer(inputs[rows]), texts[rows], torch.tensor(3.0))
+        rows = rank_rows[rank]
+        loss = fine_grained_loss(layer(inputs[rows]), texts[rows], torch.tensor(3.0), mode=mode)
         loss.backward()
         # what DDP / DeepSpeed do with the gradients: average over ranks
         grad = layer.weight.grad.clone()
@@ -151,15 +172,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_gathered_loss_and_gradient_equal_the_single_process_ones():
+@pytest.mark.parametrize(
+    ("rank_rows", "mode"),
+    [(UNEVEN, "paper"), (UNEVEN, "symmetric"), (UNEVEN, "multi-positive"), (ONE_EMPTY, "paper")],
+)
+def test_gathered_loss_and_gradient_equal_the_single_process_ones(rank_rows, mode):
     inputs, texts, layer = _problem()
-    single = fine_grained_loss(layer(inputs), texts, torch.tensor(3.0))
+    single = fine_grained_loss(layer(inputs), texts, torch.tensor(3.0), mode=mode)
     single.backward()
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     port = _free_port()
-    procs = [ctx.Process(target=_rank_main, args=(r, port, queue)) for r in range(2)]
+    procs = [
+        ctx.Process(target=_rank_main, args=(r, port, queue, rank_rows, mode)) for r in range(2)
+    ]
     for p in procs:
         p.start()
     results = [queue.get(timeout=120) for _ in procs]

@@ -25,9 +25,11 @@ from safetensors.torch import load_file
 from training.cli import main
 
 STEPS_PER_EPOCH = 3
+# A global batch of 6 (accumulation 1); evaluation in batches of 4, so the 6 validation and 6
+# test clips end in a partial batch that must still be scored.
 FAST = [
-    "--frames", "4", "--workers", "0", "--batch-size", "6", "--grad-accum", "1",
-    "--lr", "5e-3", "--logging-steps", "1", "--seed", "0",
+    "--frames", "4", "--workers", "0", "--batch-size", "6", "--global-batch", "6",
+    "--eval-batch-size", "4", "--lr", "5e-3", "--logging-steps", "1", "--seed", "0",
 ]  # fmt: skip
 
 
@@ -82,7 +84,10 @@ def test_a_run_folder_holds_config_metrics_weights_and_plots(base_run, synth_dat
         "mlco": True, "fg_text": "fg-text",
     }  # fmt: skip
     assert config["data"]["dataset"] == str(Path(synth_dataset).resolve())
+    assert (config["optim"]["global_batch"], config["optim"]["grad_accum"]) == (6, 1)
+    assert config["optim"]["world_size"] == 1 and config["model"]["fg_loss"] == "paper"
     metrics = json.loads((base_run / "metrics.json").read_text())
+    assert metrics["model_selection"] == "best validation top-1 (split 'validation')"
     assert metrics["global_step"] == 3 * STEPS_PER_EPOCH
     classes = [c["name"] for c in json.loads((base_run / "classes.json").read_text())]
     for split in ("validation", "test"):
@@ -333,6 +338,139 @@ def test_wrong_checkpoint_paths(synth_dataset, text_cache, tmp_path, base_run):
     )
 
 
+# -- the paper's protocol: every clip scored, seeds, no validation split -------------------------
+
+
+def test_every_validation_and_test_clip_is_scored_and_evaluate_reproduces_the_run(
+    base_run, synth_dataset
+):
+    from fgtext.dataset import open_dataset
+
+    sizes = open_dataset(synth_dataset).info.splits
+    metrics = json.loads((base_run / "metrics.json").read_text())
+    for split in ("validation", "test"):  # 6 clips each, evaluated 4 + 2
+        assert metrics[split]["clips"] == sizes[split] == 6
+    code, out, err = run_cli(["evaluate", base_run, synth_dataset, "--split", "test", "--json"])
+    assert code == 0, err
+    evaluated = json.loads(out)["test"]
+    for key in ("clips", "top1", "top5", "per_class_accuracy", "confusion_matrix"):
+        assert evaluated[key] == metrics["test"][key], key
+
+
+def _weights_and_metrics(run: Path) -> tuple[dict, dict]:
+    metrics = json.loads((run / "metrics.json").read_text())
+    keep = ("validation", "test", "train_loss", "final_loss_terms", "global_step")
+    return load_file(run / "weights.safetensors"), {k: metrics[k] for k in keep}
+
+
+def test_the_same_seed_gives_identical_runs_and_another_seed_does_not(
+    synth_dataset, tiny_internvl, text_cache, tmp_path
+):
+    """Two fresh processes (torch seeds each process randomly) with one seed, and a run with
+    another seed."""
+    short = ["--epochs", 2, "--stage1-epochs", 1]
+    for name in ("a", "b"):
+        argv = train_args(synth_dataset, tiny_internvl, tmp_path / name, *short)
+        fresh = _subprocess(["-m", "training.cli", *argv])
+        assert fresh.returncode == 0, fresh.stderr[-3000:]
+    other = train_args(synth_dataset, tiny_internvl, tmp_path / "c", *short, "--seed", 1)
+    code, _, err = run_cli(other)
+    assert code == 0, err
+
+    weights_a, metrics_a = _weights_and_metrics(tmp_path / "a")
+    weights_b, metrics_b = _weights_and_metrics(tmp_path / "b")
+    weights_c, _ = _weights_and_metrics(tmp_path / "c")
+    assert metrics_a == metrics_b
+    assert set(weights_a) == set(weights_b) == set(weights_c)
+    for key in weights_a:
+        torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)
+    differ = [k for k in weights_a if not torch.equal(weights_a[k], weights_c[k])]
+    assert any("lora_A" in k for k in differ) and any("classifier" in k for k in differ)
+
+
+def _without_validation(dataset: Path) -> None:
+    """The dataset's validation clips move to train, as in iMiGUE's protocol."""
+    rows = [json.loads(line) for line in (dataset / "clips.jsonl").read_text().splitlines()]
+    for row in rows:
+        if row["split"] == "validation":
+            row["split"] = "train"
+    (dataset / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    info = json.loads((dataset / "dataset.json").read_text())
+    info["splits"] = {"train": 24, "test": 6}
+    (dataset / "dataset.json").write_text(json.dumps(info))
+
+
+def test_training_without_a_validation_split_keeps_the_last_epoch(
+    copy_dataset, synth_dataset, tiny_internvl, text_cache, tmp_path
+):
+    dataset = copy_dataset()
+    _without_validation(dataset)
+    short = ["--epochs", 2, "--stage1-epochs", 1, "--text-cache", text_cache]
+    code, stdout, err = run_cli(train_args(dataset, tiny_internvl, tmp_path / "imigue", *short))
+    assert code == 0, err
+    assert "no validation split: the last epoch's weights" in stdout
+    metrics = json.loads((tmp_path / "imigue" / "metrics.json").read_text())
+    assert metrics["model_selection"] == "last epoch (no validation split)"
+    assert metrics["validation"] is None and metrics["best_checkpoint"] is None
+    assert metrics["test"]["clips"] == 6
+    assert metrics["global_step"] == 2 * 4  # 24 training clips, 6 a step
+    # the weights are the last checkpoint's
+    last = tmp_path / "imigue" / "checkpoints" / "checkpoint-8" / "model.safetensors"
+    final, saved = load_file(tmp_path / "imigue" / "weights.safetensors"), load_file(last)
+    for key in final:
+        torch.testing.assert_close(final[key], saved[key], rtol=0, atol=0)
+    # --val-split none on a dataset that has one does the same
+    code, _, err = run_cli(
+        train_args(synth_dataset, tiny_internvl, tmp_path / "none", *short, "--val-split", "none")
+    )
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "none" / "metrics.json").read_text())
+    assert metrics["model_selection"] == "last epoch (no validation split)"
+    # a named split that does not exist is still an error
+    result = run_cli(
+        train_args(dataset, tiny_internvl, tmp_path / "x", *short, "--val-split", "validation")
+    )
+    _assert_one_line_error(result, "the split 'validation' has no clips")
+
+
+def test_two_nodes_that_do_not_share_out_are_refused(
+    synth_dataset, tiny_internvl, text_cache, tmp_path
+):
+    """Two processes started as two nodes would be (RANK 0 and 1, each LOCAL_RANK 0), each with
+    its own local folder: both stop with one sentence before writing anything."""
+    port = str(_free_port())
+    procs = []
+    for rank in (0, 1):
+        env = {
+            **os.environ, "RANK": str(rank), "LOCAL_RANK": "0", "WORLD_SIZE": "2",
+            "LOCAL_WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port,
+            "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+        }  # fmt: skip
+        out = tmp_path / f"node{rank}" / "run"
+        argv = [
+            "-m",
+            "training.cli",
+            *train_args(synth_dataset, tiny_internvl, out, "--batch-size", 3),
+        ]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, *map(str, argv)],
+                env=env,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        )
+    results = [p.communicate(timeout=300) for p in procs]
+    for proc, (_, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 1, err[-3000:]
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("error: --out ") and "rank 1 on" in last, err[-3000:]
+        assert "filesystem that every node mounts" in last
+    assert not (tmp_path / "node0" / "run" / "config.json").exists()
+    assert not (tmp_path / "node1" / "run" / "config.json").exists()
+
+
 # -- DeepSpeed ZeRO-2: one process, and two under torchrun (gloo) --------------------------------
 
 
@@ -393,6 +531,10 @@ def test_deepspeed_zero2_two_processes_under_torchrun(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
+    optim = json.loads((out / "config.json").read_text())["optim"]
+    # --global-batch 6 over 2 processes of 3 clips: accumulation 1, derived from the world size
+    assert (optim["world_size"], optim["grad_accum"], optim["global_batch"]) == (2, 1, 6)
+    assert metrics["validation"]["clips"] == metrics["test"]["clips"] == 6
     # 18 clips over 2 ranks x 3 clips: each rank reads its own half, 3 steps an epoch
     assert metrics["global_step"] == 2 * STEPS_PER_EPOCH
     assert len(training_logs(out)) == 2 * STEPS_PER_EPOCH  # logged once, by rank 0
