@@ -1,14 +1,15 @@
 """The ablation table on a synthetic benchmark where fine-grained text should matter (CPU).
 
-The benchmark (`bench/fine_grained_classes.json`): 8 hand-to-face micro-gestures in 4 pairs.
-The classes of a pair act on the same receiver and differ only in the motion and its direction
-(touching vs rubbing the eyes); the 4 "touch" classes differ only in the receiver (eyes,
-forehead, neck, chin). Each class has two attribute tuples (right or left hand, and for some
-another direction), so T_fg says more about a clip than its class does. Few clips per class
-(6 train, 2 validation, 8 test), the tiny random InternVL, and a real sentence encoder
-(all-MiniLM-L6-v2, offline) for T_fg and T_c.
+The benchmark (`bench/fine_grained_classes.json`): 8 micro-gestures of a hand on a body part,
+in 4 pairs. The two classes of a pair act on the same receiver and differ only in the motion
+and its direction (touching the knee: static touch; rubbing it: back-and-forth or up-and-down);
+the 4 touching classes differ only in the receiver (head, shoulder, chest, knee). Each class
+has two attribute tuples (right or left hand; for rubbing also two directions), so T_fg says
+more about a clip than its class does. Few clips per class (20: 7-8 train, 2-3 validation, 10
+test), the tiny random InternVL, and a real sentence encoder (all-MiniLM-L6-v2, offline) for
+T_fg and T_c.
 
-    python bench/ablation_synth.py [--out DIR] [--seeds 0-4] [--epochs 8] [--shard i/n]
+    python bench/ablation_synth.py [--out DIR] [--seeds 0-4] [--epochs 10] [--shard i/n]
 
 It synthesises the dataset, writes the tiny model, caches the texts, then runs
 `fgsgl-train ablate` (all variants; resumable: run it again to continue) and prints the table.
@@ -29,10 +30,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/ablation-synth"))
     parser.add_argument("--seeds", default="0-4")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--stage1-epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--clips-per-class", type=int, default=16)
+    parser.add_argument("--clips-per-class", type=int, default=20)
     parser.add_argument("--variants", default=None)
     parser.add_argument("--shard", default=None)
     args = parser.parse_args()

@@ -1,1 +1,3 @@
-"""FG-SGL training (lands with the training issue)."""
+"""FG-SGL training: the model, its losses and the run on the Hugging Face Trainer (`fgsgl-train`).
+
+Installed with the `train` extra; `fgtext` never imports it."""
