@@ -5,7 +5,7 @@ in 4 pairs. The two classes of a pair act on the same receiver and differ only i
 and its direction (touching the knee: static touch; rubbing it: back-and-forth or up-and-down);
 the 4 touching classes differ only in the receiver (head, shoulder, chest, knee). Each class
 has two attribute tuples (right or left hand; for rubbing also two directions), so T_fg says
-more about a clip than its class does. Few clips per class (20: 7-8 train, 2-3 validation, 10
+more about a clip than its class does. Few clips per class (20: 8 train, 2 validation, 10
 test), the tiny random InternVL, and a real sentence encoder (all-MiniLM-L6-v2, offline) for
 T_fg and T_c.
 
