@@ -351,6 +351,12 @@ def ablate_command(
 
     from training import ablate
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise FgTextError(
+            "ablate starts its runs itself, one process each: run it without torchrun or "
+            "deepspeed, and spread the grid over GPUs or machines with --shard i/n (e.g. "
+            "CUDA_VISIBLE_DEVICES=0 fgsgl-train ablate ... --shard 1/8)"
+        )
     train_args = list(ctx.args)
     for flag in ("--out", "-o", "--seed", "--model", "-m", "--resume"):
         if flag in train_args:

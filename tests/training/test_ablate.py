@@ -142,3 +142,9 @@ def test_ablate_refuses_options_it_sets_itself(synth_dataset, tiny_internvl, tmp
         ["ablate", synth_dataset, "--model", tiny_internvl, "--seeds", "x", "--dry-run"]
     )
     assert code == 1 and "--seeds 'x'" in err
+
+
+def test_ablate_under_a_launcher_is_refused(synth_dataset, tiny_internvl, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code, _, err = run_cli(["ablate", synth_dataset, "--model", tiny_internvl, "--dry-run"])
+    assert code == 1 and "one process each" in err and "--shard" in err
