@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from annotator.settings import Settings, load_settings
 from fgtext.errors import FgTextError
+from fgtext.vocabulary import CONSENSUS_RULES, DEFAULT_CONSENSUS_RULE, ROLES, Role
 
 app = typer.Typer(
     help="FG-Text annotator: the annotation web app and its administration.",
@@ -140,8 +141,8 @@ def _read_password(password_stdin: bool) -> str:
 def create_user(
     username: Annotated[str, typer.Argument(help="The login name.")],
     role: Annotated[
-        str, typer.Option(help="admin, reviewer or annotator.", case_sensitive=False)
-    ] = "annotator",
+        str, typer.Option(help=f"{', '.join(ROLES)}.", case_sensitive=False)
+    ] = Role.ANNOTATOR.value,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin (one line).")
     ] = False,
@@ -149,7 +150,6 @@ def create_user(
 ) -> None:
     """Create a user (e.g. the first admin); the password is prompted for unless piped."""
     from annotator.auth import hash_password
-    from annotator.policy import ROLES
     from fgtext import store
 
     role = role.lower()
@@ -169,7 +169,9 @@ def create_project(
         typer.Option("--from", help="An FG-Text dataset or manifest folder inside the media root."),
     ],
     k: Annotated[int, typer.Option("--k", help="Annotators per clip.", min=1)] = 2,
-    rule: Annotated[str, typer.Option(help="Consensus rule: majority or unanimous.")] = "majority",
+    rule: Annotated[
+        str, typer.Option(help=f"Consensus rule: {' or '.join(CONSENSUS_RULES)}.")
+    ] = DEFAULT_CONSENSUS_RULE.value,
     member: Annotated[
         list[str] | None, typer.Option(help="Add this user as a member (repeatable).")
     ] = None,

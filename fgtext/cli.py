@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fgtext.errors import FgTextError
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE
 
 app = typer.Typer(
     help="FG-Text: fine-grained micro-gesture datasets, agreement and tools.",
@@ -451,7 +452,7 @@ def merge(
     out: OutDir,
     rule: Annotated[
         str, typer.Option(help="When labels are final without review: unanimous or majority.")
-    ] = "majority",
+    ] = DEFAULT_CONSENSUS_RULE.value,
     include_unresolved: Annotated[
         bool, typer.Option(help="Keep clips without consensus (status unlabelled).")
     ] = False,

@@ -24,13 +24,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fgtext.compose import compose_class_text
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS, ClassDef, Schema, read_json_file
+from fgtext.vocabulary import ClipStatus, DatasetStatus
 
 FORMAT_NAME = "fgtext-dataset"
 FORMAT_VERSION = 1
@@ -63,7 +64,7 @@ class Clip(_Strict):
     split: str = Field(pattern=r"^\w+$")
     attributes: dict[str, str] | None = None
     text: str | None = None  # T_fg
-    status: Literal["consensus", "adjudicated", "single", "gold", "unlabelled"] = "unlabelled"
+    status: DatasetStatus = ClipStatus.UNLABELLED.value
     annotations: list[Annotation] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -74,7 +75,7 @@ class Clip(_Strict):
             raise ValueError(
                 f"end_frame {self.end_frame} must be after start_frame {self.start_frame}"
             )
-        labelled = self.status != "unlabelled"
+        labelled = self.status != ClipStatus.UNLABELLED
         if labelled and (self.attributes is None or not self.text):
             raise ValueError(f"a clip with status {self.status!r} needs attributes and text")
         if not labelled and (self.attributes is not None or self.text):

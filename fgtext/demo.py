@@ -17,6 +17,7 @@ from fgtext.agreement import agreement_report, load_labels
 from fgtext.dataset import open_dataset
 from fgtext.merge import merge_labels, write_labels_csv
 from fgtext.synth import SynthConfig, simulated_labels, synthesize
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE
 
 ProgressBar = Callable[[str], AbstractContextManager[Callable[[int, int], None]]]
 
@@ -55,7 +56,9 @@ def run_demo(
     print_agreement(report)
 
     console.rule("3. Export the FG-Text dataset (majority consensus)")
-    result = merge_labels(gold_root, labels, out / "dataset", rule="majority", overwrite=True)
+    result = merge_labels(
+        gold_root, labels, out / "dataset", rule=DEFAULT_CONSENSUS_RULE, overwrite=True
+    )
     gold = {c.clip_id: c.attributes for c in open_dataset(gold_root).clips()}
     final = list(open_dataset(out / "dataset").clips())
     correct = sum(c.attributes == gold[c.clip_id] for c in final)

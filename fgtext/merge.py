@@ -16,10 +16,11 @@ import numpy as np
 
 from fgtext.agreement import LabelTable, agreement_report, load_labels
 from fgtext.compose import compose_fg_text
-from fgtext.consensus import ConsensusRule, consensus
+from fgtext.consensus import consensus
 from fgtext.dataset import DatasetWriter, open_dataset
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ClipStatus
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def merge_labels(
     labels: str | Path,
     out: str | Path,
     *,
-    rule: ConsensusRule = "majority",
+    rule: str = DEFAULT_CONSENSUS_RULE,
     include_unresolved: bool = False,
     n_bootstrap: int = 1000,
     parquet: bool = False,
@@ -81,7 +82,7 @@ def merge_labels(
                 "annotations": [{"annotator": n, "attributes": a} for n, a in annotations],
                 "attributes": final,
                 "text": compose_fg_text(final, ds.schema) if final else None,
-                "status": status if final else "unlabelled",
+                "status": status if final else ClipStatus.UNLABELLED,
             }
             if final or include_unresolved:
                 w.add(row)
@@ -89,10 +90,10 @@ def merge_labels(
         w.agreement = report.summary()
     return MergeResult(
         written=written,
-        consensus=counts["consensus"],
-        single=counts["single"],
-        unresolved=counts["disputed"],
-        unlabelled=counts["unlabelled"],
+        consensus=counts[ClipStatus.CONSENSUS],
+        single=counts[ClipStatus.SINGLE],
+        unresolved=counts[ClipStatus.DISPUTED],
+        unlabelled=counts[ClipStatus.UNLABELLED],
     )
 
 

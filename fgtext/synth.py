@@ -49,6 +49,7 @@ from fgtext.schema import (
     load_class_list,
     load_schema,
 )
+from fgtext.vocabulary import ClipStatus
 
 __all__ = [
     "SynthConfig",
@@ -1380,7 +1381,7 @@ def _make_clip(
         "split": plan.split,
         "attributes": plan.attributes,
         "text": compose_fg_text(plan.attributes, schema),
-        "status": "gold",
+        "status": ClipStatus.GOLD,
         "annotations": annotations,
     }
 

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from annotator import policies
 from annotator.api.models import AnnotationPublic, AnnotationSubmit, AnnotationUpdate, ClipPublic
 from annotator.api.projects import clip_public
 from annotator.deps import CurrentUser, SessionDep
-from annotator.policy import (
-    require_annotation_edit,
-    require_annotation_read,
-    require_clip_access,
-    require_project_access,
-)
 from fgtext import store
 from fgtext.store import Annotation
 
@@ -32,7 +27,7 @@ def submit_annotation(
     clip_id: int, body: AnnotationSubmit, session: SessionDep, user: CurrentUser
 ) -> Annotation:
     """Label a clip. Sending the same values again returns the stored annotation unchanged."""
-    clip, _ = require_clip_access(session, user, clip_id)
+    clip, _ = policies.clips.require_annotate(session, user, clip_id)
     return store.submit_annotation(
         session,
         clip=clip,
@@ -47,7 +42,7 @@ def submit_annotation(
 @router.get("/annotations/{annotation_id}", response_model=AnnotationPublic)
 def get_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> Annotation:
     """One's own annotation (reviewers and admins: anyone's in their projects)."""
-    return require_annotation_read(session, user, annotation_id)
+    return policies.annotations.require_read(session, user, annotation_id)
 
 
 @router.put(
@@ -59,7 +54,7 @@ def update_annotation(
     annotation_id: int, body: AnnotationUpdate, session: SessionDep, user: CurrentUser
 ) -> Annotation:
     """Change one's own annotation; `version` must be the version it was read at."""
-    annotation = require_annotation_edit(session, user, annotation_id)
+    annotation = policies.annotations.require_edit(session, user, annotation_id)
     return store.update_annotation(
         session,
         annotation=annotation,
@@ -80,11 +75,11 @@ def update_annotation(
 def withdraw_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> ClipPublic:
     """Undo one's own submission: the annotation is removed (the audit log keeps its values)
     and its clip is leased back to the author, who is handed it again by `next`."""
-    annotation = require_annotation_edit(session, user, annotation_id)
+    annotation = policies.annotations.require_edit(session, user, annotation_id, "withdraws")
     return clip_public(store.withdraw_annotation(session, annotation=annotation, user=user))
 
 
 @router.get("/projects/{project_id}/annotations/mine", response_model=list[AnnotationPublic])
 def my_annotations(project_id: int, session: SessionDep, user: CurrentUser) -> list[Annotation]:
-    project = require_project_access(session, user, project_id)
+    project = policies.projects.require_access(session, user, project_id)
     return store.list_annotations(session, project=project, user=user)

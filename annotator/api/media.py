@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from annotator import policies
 from annotator.deps import CurrentUser, SessionDep, SettingsDep
 from annotator.media import resolve_media_file, video_info
-from annotator.policy import require_clip_access
 
 router = APIRouter(tags=["media"])
 
@@ -26,7 +26,7 @@ def clip_media(
 ) -> FileResponse:
     """The clip's video file. `Range: bytes=START-END` answers 206 with that part (browsers
     seek with it); the file is sent in chunks, never read whole."""
-    clip, project = require_clip_access(session, user, clip_id)
+    clip, project = policies.clips.require_access(session, user, clip_id)
     path = resolve_media_file(settings.media_root, clip.video, base=project.media_root)
     # private: the response depends on who asks, so shared caches must not keep it
     return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
@@ -37,5 +37,5 @@ def clip_media_info(
     clip_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> dict[str, float | int | None]:
     """The clip video's fps, frames, duration (s), width and height (for frame stepping)."""
-    clip, project = require_clip_access(session, user, clip_id)
+    clip, project = policies.clips.require_access(session, user, clip_id)
     return video_info(resolve_media_file(settings.media_root, clip.video, base=project.media_root))

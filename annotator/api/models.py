@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
+from fgtext.schema import DIMENSIONS
 from fgtext.store.models import as_utc
-
-Role = Literal["admin", "reviewer", "annotator"]
-ConsensusRule = Literal["unanimous", "majority"]
-
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ConsensusRule, Role
 
 # SQLite hands timestamps back naive; they are UTC, and the API says so ("...Z").
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
@@ -47,7 +45,7 @@ class SessionPublic(BaseModel):
 class UserCreate(BaseModel):
     username: str = Field(min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
     password: str = Field(min_length=8, max_length=1000)
-    role: Role = "annotator"
+    role: Role = Role.ANNOTATOR
 
 
 class UserUpdate(BaseModel):
@@ -67,7 +65,7 @@ class ProjectCreate(BaseModel):
         "root (FGTEXT_MEDIA_ROOT); relative paths are relative to the media root.",
     )
     annotators_per_clip: int = Field(default=2, ge=1, le=50)
-    consensus_rule: ConsensusRule = "majority"
+    consensus_rule: ConsensusRule = DEFAULT_CONSENSUS_RULE
 
 
 class ClipsAdd(BaseModel):
@@ -82,6 +80,12 @@ class ClassPublic(BaseModel):
     id: int
     name: str
     text: str
+
+
+# GET /projects/{id}/fg-text: one optional query parameter per dimension.
+FgTextDraftQuery = create_model(
+    "FgTextDraftQuery", **{d: (str | None, Field(default=None)) for d in DIMENSIONS}
+)
 
 
 class ProjectPublic(_FromRows):

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from sqlmodel import Session
 
+from annotator import policies
 from annotator.api.models import (
     AdjudicationPublic,
     AdjudicationRequest,
@@ -16,10 +17,6 @@ from annotator.api.models import (
 )
 from annotator.api.projects import clip_public
 from annotator.deps import CurrentUser, SessionDep
-from annotator.policy import (
-    require_clip_access,
-    require_project_review,
-)
 from fgtext import store
 from fgtext.store import Adjudication, Clip
 
@@ -29,7 +26,7 @@ router = APIRouter(tags=["review"])
 @router.get("/projects/{project_id}/agreement")
 def agreement(project_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Per-dimension agreement (Krippendorff's alpha with a bootstrap CI, Fleiss' kappa, ...)."""
-    project = require_project_review(session, user, project_id)
+    project = policies.projects.require_review(session, user, project_id)
     return store.project_agreement(session, project=project)
 
 
@@ -43,15 +40,14 @@ def review_queue(
 ) -> list[ClipReview]:
     """Clips whose annotators disagree beyond the project's rule, oldest first, with their
     labels (a page of them)."""
-    project = require_project_review(session, user, project_id)
+    project = policies.projects.require_review(session, user, project_id)
     queue = store.review_queue(session, project=project)[offset : offset + limit]
     return [clip_review(session, clip) for clip in queue]
 
 
 @router.get("/clips/{clip_id}/annotations", response_model=ClipReview)
 def clip_annotations(clip_id: int, session: SessionDep, user: CurrentUser) -> ClipReview:
-    clip, project = require_clip_access(session, user, clip_id)
-    require_project_review(session, user, project.id)
+    clip, _ = policies.clips.require_review(session, user, clip_id)
     return clip_review(session, clip)
 
 
@@ -64,8 +60,7 @@ def adjudicate(
     clip_id: int, body: AdjudicationRequest, session: SessionDep, user: CurrentUser
 ) -> Adjudication:
     """Set the clip's final values, with the reason (replaces an earlier decision)."""
-    clip, project = require_clip_access(session, user, clip_id)
-    require_project_review(session, user, project.id)
+    clip, _ = policies.clips.require_adjudicate(session, user, clip_id)
     return store.adjudicate(
         session, clip=clip, reviewer=user, attributes=body.attributes, reason=body.reason
     )

@@ -176,10 +176,3 @@ def audit(
     )
     session.add(event_row)
     return event_row
-
-
-@event.listens_for(Session, "before_flush")
-def _audit_log_is_append_only(session, _flush_context, _instances) -> None:
-    for row in (*session.dirty, *session.deleted):
-        if isinstance(row, AuditEvent) and (row in session.deleted or session.is_modified(row)):
-            raise AssertionError("audit events are append-only; never update or delete them")

@@ -20,9 +20,10 @@ from sqlmodel import Session, select
 from fgtext.compose import compose_fg_text
 from fgtext.dataset import DatasetWriter
 from fgtext.errors import FgTextError
-from fgtext.store.models import FINAL_STATUSES, Adjudication, Annotation, Clip, Project, User
+from fgtext.store.models import Adjudication, Annotation, Clip, Project, User
 from fgtext.store.projects import clip_video_path, project_classes, project_schema
 from fgtext.store.review import agreement_summary, clip_status, project_agreement
+from fgtext.vocabulary import FINAL_STATUSES, ClipStatus
 
 EXPORT_GENERATOR = "fgtext.store"
 
@@ -82,7 +83,7 @@ def export_project(
             labels = annotations.get(clip.id, [])
             video = clip_video_path(project, clip)
             if clip.id in decisions:
-                final, status = decisions[clip.id], "adjudicated"
+                final, status = decisions[clip.id], ClipStatus.ADJUDICATED
             else:
                 final, status = clip_status(
                     [a for _, a in labels], k=project.annotators_per_clip,
@@ -91,7 +92,7 @@ def export_project(
             if status not in FINAL_STATUSES:
                 if not include_unfinished:
                     continue
-                final, status = None, "unlabelled"
+                final, status = None, ClipStatus.UNLABELLED
             row: dict[str, Any] = {
                 "clip_id": clip.clip_id,
                 "video": copies.add(clip.clip_id, video) if copies else str(video),

@@ -18,11 +18,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, func, inspect, select
 from sqlalchemy.exc import OperationalError
-from sqlmodel import SQLModel
 
 from fgtext.store.db import _ADVISORY_NAMESPACE, connection_error, create_db_engine, describe_url
 from fgtext.store.errors import DatabaseUnavailableError, OutdatedDatabaseError
-from fgtext.store.models import Project  # noqa: F401  (registers the tables on the metadata)
+from fgtext.store.models import STORE_METADATA
 
 _MIGRATION_LOCK = 0  # second advisory-lock key; project ids start at 1
 
@@ -112,7 +111,7 @@ def schema_status(engine: Engine) -> SchemaStatus:
     scripts = ScriptDirectory.from_config(alembic_config())
     known = current is None or current in {s.revision for s in scripts.walk_revisions()}
     # Other applications' tables in a shared database are none of our business.
-    ours = set(SQLModel.metadata.tables)
+    ours = set(STORE_METADATA.tables)
     return SchemaStatus(
         url=describe_url(engine), current=current, head=head_revision(), known=known,
         unversioned_tables=tuple(t for t in tables if t in ours),

@@ -7,7 +7,8 @@ from sqlmodel import Session, select
 
 from fgtext.store.db import audit, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
-from fgtext.store.models import ROLES, User
+from fgtext.store.models import User
+from fgtext.vocabulary import ROLES
 
 
 def _check_role(role: str) -> str:
