@@ -5,7 +5,7 @@ Every importer returns a `Manifest` — the class list and one unlabelled `Clip`
 exclusive `end_frame`) — and never touches the videos beyond checking that they exist.
 `write_manifest` turns a manifest into an `fgtext-dataset/1` folder; with `cut=True` it also
 makes the dataset self-contained: each segment is decoded and re-encoded (H.264) into
-`videos/<clip_id>.mp4` inside the dataset and whole-file clips are copied there.
+`videos/<clip_id>.mp4` inside the dataset (`fgtext.video`'s encoder) and whole-file clips are copied there.
 
 Facts about the public datasets these importers rely on (and where they come from):
 
@@ -34,7 +34,6 @@ Facts about the public datasets these importers rely on (and where they come fro
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import glob
 import re
@@ -49,6 +48,7 @@ from typing import Any
 from fgtext.dataset import Clip, DatasetWriter
 from fgtext.errors import FgTextError
 from fgtext.schema import ClassDef, Schema, default_schema, load_class_list
+from fgtext.video import CODEC, DEFAULT_CRF, PIXEL_FORMAT, H264Writer, VideoError, probe_video
 
 __all__ = [
     "IMIGUE_ILLUSTRATIVE_LABEL",
@@ -342,15 +342,10 @@ def _find_video(root: Path, rel: str, where: Path) -> Path:
 
 def _video_frames(video: Path, where: str) -> int | None:
     """The frame count a video's container declares (None when it declares none)."""
-    import av
-
     try:
-        with av.open(str(video)) as container:
-            if not container.streams.video:
-                raise FgTextError(f"{where}{video} has no video stream")
-            return container.streams.video[0].frames or None
-    except (av.error.FFmpegError, OSError) as e:
-        raise FgTextError(f"{where}cannot open the video {video} ({e})") from None
+        return probe_video(video).declared_frames
+    except VideoError as e:
+        raise FgTextError(f"{where}{e}") from None
 
 
 def _check_segment_end(end: int, frames: int | None, video: Path, where: str) -> None:
@@ -933,41 +928,6 @@ def import_folder(
 _SAFE_FILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-class _ClipEncoder:
-    """One output clip: H.264 (libx264, yuv420p) at the source frame rate."""
-
-    def __init__(
-        self, path: Path, clip_id: str, rate: Fraction, width: int, height: int, crf: int
-    ) -> None:
-        import av
-
-        self.path, self.clip_id = path, clip_id
-        self.container = av.open(str(path), "w")
-        self.stream = self.container.add_stream("libx264", rate=rate)
-        self.stream.width, self.stream.height = width, height
-        self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"crf": str(crf), "preset": "veryfast"}
-        self.time_base = 1 / rate
-        self.count = 0
-
-    def write(self, frame) -> None:
-        frame.pts = self.count
-        frame.time_base = self.time_base
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
-        self.count += 1
-
-    def close(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.container.close()
-
-    def abandon(self) -> None:
-        # the file is in the staging folder, which is removed anyway
-        with contextlib.suppress(Exception):
-            self.container.close()
-
-
 def _cut_video(
     source: Path,
     segments: list[tuple[int, int, Path, str]],
@@ -981,7 +941,7 @@ def _cut_video(
     import av
 
     pending = sorted(segments, key=lambda s: (s[0], s[1]))
-    active: list[tuple[int, _ClipEncoder]] = []
+    active: list[tuple[int, str, H264Writer]] = []  # (end, clip_id, writer)
     last = max(end for _, end, _, _ in segments)
     index = 0
     try:
@@ -1000,21 +960,22 @@ def _cut_video(
             for frame in container.decode(stream):
                 while pending and pending[0][0] == index:
                     _, end, out, clip_id = pending.pop(0)
-                    active.append((end, _ClipEncoder(out, clip_id, rate, width, height, crf)))
+                    writer = H264Writer(out, rate=rate, width=width, height=height, crf=crf)
+                    active.append((end, clip_id, writer))
                 if active:
-                    picture = frame.reformat(width=width, height=height, format="yuv420p")
-                    for _, encoder in active:
-                        encoder.write(picture)
+                    picture = frame.reformat(width=width, height=height, format=PIXEL_FORMAT)
+                    for _, _, writer in active:
+                        writer.write(picture)
                 index += 1
                 for item in [a for a in active if a[0] == index]:
-                    item[1].close()
+                    item[2].close()
                     active.remove(item)
                     done()
                 if index >= last:
                     break
         except av.error.FFmpegError as e:
             raise FgTextError(f"{source}: cannot decode frame {index} ({e})") from None
-        unfinished = [(e, c) for _, e, _, c in pending] + [(e, x.clip_id) for e, x in active]
+        unfinished = [(e, c) for _, e, _, c in pending] + [(e, c) for e, c, _ in active]
         if unfinished:
             end, clip_id = min(unfinished)
             raise FgTextError(
@@ -1022,8 +983,8 @@ def _cut_video(
                 f"{end - 1} (0-based)"
             )
     finally:
-        for _, encoder in active:
-            encoder.abandon()
+        for _, _, writer in active:
+            writer.abandon()
         container.close()
 
 
@@ -1036,7 +997,7 @@ def write_manifest(
     overwrite: bool = False,
     schema: Schema | None = None,
     progress: ProgressCallback | None = None,
-    crf: int = 18,
+    crf: int = DEFAULT_CRF,
 ) -> Path:
     """Write `manifest` as an fgtext-dataset/1 folder at `out` (atomically) and return it.
 
@@ -1055,7 +1016,7 @@ def write_manifest(
         raise FgTextError(f"manifest {manifest.name!r}: no clips to write")
     source = dict(manifest.source)
     if cut:
-        source["cut"] = {"videos": "videos/<clip_id>", "codec": "libx264", "crf": crf}
+        source["cut"] = {"videos": "videos/<clip_id>", "codec": CODEC, "crf": crf}
     counter = {"done": 0}
 
     def one_done() -> None:

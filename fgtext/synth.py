@@ -49,6 +49,7 @@ from fgtext.schema import (
     load_class_list,
     load_schema,
 )
+from fgtext.video import encode_h264
 from fgtext.vocabulary import ClipStatus
 
 __all__ = [
@@ -1214,74 +1215,15 @@ def render_clip(
     return np.stack(list(frames))
 
 
-# P-frames only (decoders never reorder frames) and the cheapest motion search: ~1/3 faster on
-# these small noisy clips at about the same size. Reproducible bytes come from one encoder
-# thread and our own RGB->YUV conversion (_rgb_to_yuv420p).
-_X264_PARAMS = "bframes=0:subme=1:me=dia:trellis=0"
-
-
-def _rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 limited-range yuv420p planes stacked as (3H/2, W), in integer arithmetic.
-
-    Done here rather than by swscale: its SIMD paths depend on the buffer's alignment, so the
-    same frame gave different bytes depending on where numpy had put it."""
-    h, w = rgb.shape[:2]
-    r, g, b = (rgb[..., i].astype(np.int32) for i in range(3))
-    y = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16
-    # chroma from the 2x2 block means (sums of four, hence the extra >> 2)
-    r4, g4, b4 = (c.reshape(h // 2, 2, w // 2, 2).sum((1, 3)) for c in (r, g, b))
-    u = ((-38 * r4 - 74 * g4 + 112 * b4 + 512) >> 10) + 128
-    v = ((112 * r4 - 94 * g4 - 18 * b4 + 512) >> 10) + 128
-    planes = [y.ravel(), u.ravel(), v.ravel()]
-    return np.clip(np.concatenate(planes), 0, 255).astype(np.uint8).reshape(h * 3 // 2, w)
+# Synthetic cartoons need less than camera footage: crf 23 is close (see the tests) and small.
+SYNTH_CRF = 23
 
 
 def write_mp4(frames: np.ndarray | Iterable[np.ndarray], path: Path, fps: int) -> None:
     """Encode (T, H, W, 3) uint8 frames (an array or an iterable of (H, W, 3) arrays) as H.264
-    in an mp4: libx264, yuv420p, crf 23, preset veryfast, faststart (web playback); decodable
-    by PyAV and decord.
-
-    One encoder thread, so the bytes do not depend on the machine's core count (libx264 was
-    still seen to vary now and then under heavy CPU load, within its quantisation noise)."""
-    import av
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"})
-    ok = False
-    try:
-        stream = None
-        for arr in frames:
-            arr = np.asarray(arr)
-            if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-                raise FgTextError(
-                    f"write_mp4: expected (H, W, 3) uint8 frames, got {arr.shape} {arr.dtype}"
-                )
-            if stream is None:
-                h, w = arr.shape[:2]
-                if h % 2 or w % 2:
-                    raise FgTextError(
-                        f"write_mp4: width and height must be even for yuv420p (got {w}x{h})"
-                    )
-                stream = out.add_stream("libx264", rate=fps)
-                stream.width, stream.height = w, h
-                stream.pix_fmt = "yuv420p"
-                stream.codec_context.thread_count = 1
-                stream.options = {"crf": "23", "preset": "veryfast", "x264-params": _X264_PARAMS}
-            elif arr.shape[:2] != (stream.height, stream.width):
-                raise FgTextError(f"write_mp4: frame size changed to {arr.shape[1]}x{arr.shape[0]}")
-            frame = av.VideoFrame.from_ndarray(_rgb_to_yuv420p(arr), format="yuv420p")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        if stream is None:
-            raise FgTextError("write_mp4: no frames to write")
-        for packet in stream.encode():
-            out.mux(packet)
-        ok = True
-    finally:
-        out.close()
-        if not ok:
-            path.unlink(missing_ok=True)
+    in an mp4 with fgtext's one set of settings (`fgtext.video`) at crf 23; decodable by PyAV
+    and decord."""
+    encode_h264(frames, path, fps, crf=SYNTH_CRF)
 
 
 # -- the dataset ------------------------------------------------------------------------------
