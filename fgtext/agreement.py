@@ -1152,21 +1152,27 @@ class AgreementReport:
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """The dataset.json "agreement" field: headline coefficients per variable."""
-        return _plain(
-            {
-                name: {
-                    "krippendorff_alpha": figures["krippendorff_alpha"]["value"],
-                    "ci95": figures["krippendorff_alpha"]["ci95"],
-                    "fleiss_kappa": figures["fleiss_kappa"]["value"],
-                    "percent_agreement": figures["percent_agreement"]["value"],
-                }
-                for name, figures in self.dimensions.items()
-            }
-        )
+        return agreement_summary(self.to_dict())
 
     def alpha(self, variable: str) -> float | None:
         """Krippendorff's alpha of a dimension or of "tuple" (None where undefined)."""
         return self.dimensions[variable]["krippendorff_alpha"]["value"]
+
+
+def agreement_summary(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """dataset.json's "agreement" field from a report dict (`AgreementReport.to_dict()`, e.g.
+    one cached by the annotation store): the headline coefficients per variable."""
+    return _plain(
+        {
+            name: {
+                "krippendorff_alpha": figures["krippendorff_alpha"]["value"],
+                "ci95": figures["krippendorff_alpha"]["ci95"],
+                "fleiss_kappa": figures["fleiss_kappa"]["value"],
+                "percent_agreement": figures["percent_agreement"]["value"],
+            }
+            for name, figures in report.get("dimensions", {}).items()
+        }
+    )
 
 
 def agreement_report(

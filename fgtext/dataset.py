@@ -28,10 +28,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from fgtext.compose import compose_class_text
+from fgtext.compose import compose_class_text, compose_fg_text
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS, ClassDef, Schema, read_json_file
-from fgtext.vocabulary import ClipStatus, DatasetStatus
+from fgtext.vocabulary import ClipStatus, DatasetStatus, is_final
 
 FORMAT_NAME = "fgtext-dataset"
 FORMAT_VERSION = 1
@@ -149,6 +149,31 @@ class _ClipValidator:
         self.seen.add(clip.clip_id)
         self.splits[clip.split] += 1
         return clip
+
+
+def dataset_row(
+    clip: Mapping[str, Any],
+    *,
+    final: Mapping[str, str] | None,
+    status: str,
+    annotations: Iterable[tuple[str, Mapping[str, str]]],
+    schema: Schema,
+) -> dict[str, Any]:
+    """A clips.jsonl row from a clip's fields (clip_id, video, frames, label, split), its
+    labels and where they stand; `fgtext merge` and the store's export both build rows here.
+
+    The one definition of "final": a status in `fgtext.vocabulary.FINAL_STATUSES` (consensus,
+    single, adjudicated; gold too) with final values. A final row carries the values and T_fg
+    composed from them; any other is status "unlabelled" with null attributes and text. Every
+    annotator's labels are listed either way."""
+    settled = final is not None and is_final(status)
+    return {
+        **clip,
+        "attributes": dict(final) if settled else None,
+        "text": compose_fg_text(final, schema) if settled else None,
+        "status": status if settled else ClipStatus.UNLABELLED,
+        "annotations": [{"annotator": n, "attributes": dict(a)} for n, a in annotations],
+    }
 
 
 class DatasetWriter:

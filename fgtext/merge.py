@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from fgtext.agreement import LabelTable, agreement_report, load_labels
-from fgtext.compose import compose_fg_text
 from fgtext.consensus import consensus
-from fgtext.dataset import DatasetWriter, open_dataset
+from fgtext.dataset import DatasetWriter, dataset_row, open_dataset
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
 from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ClipStatus
@@ -77,14 +76,11 @@ def merge_labels(
             annotations = by_clip.get(clip.clip_id, [])
             final, status = consensus([a for _, a in annotations], rule)
             counts[status] += 1
-            row: dict[str, Any] = clip.model_dump() | {
-                "video": str(ds.video_path(clip).resolve()),
-                "annotations": [{"annotator": n, "attributes": a} for n, a in annotations],
-                "attributes": final,
-                "text": compose_fg_text(final, ds.schema) if final else None,
-                "status": status if final else ClipStatus.UNLABELLED,
-            }
-            if final or include_unresolved:
+            row = dataset_row(
+                clip.model_dump() | {"video": str(ds.video_path(clip).resolve())},
+                final=final, status=status, annotations=annotations, schema=ds.schema,
+            )  # fmt: skip
+            if row["status"] != ClipStatus.UNLABELLED or include_unresolved:
                 w.add(row)
                 written += 1
         w.agreement = report.summary()

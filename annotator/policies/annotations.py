@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from annotator.policies import projects
-from annotator.policies._rules import hidden, reviews
+from annotator.policies._rules import reviews, visible_or_404
 from fgtext import store
 from fgtext.store import Annotation, PermissionDeniedError, User
 
@@ -23,13 +23,11 @@ def can_read(session: Session, user: User, annotation: Annotation) -> bool:
 
 def require_read(session: Session, user: User, annotation_id: int) -> Annotation:
     """The annotation, if it is the user's own or they review its project; else 404."""
-    try:
-        annotation = store.get_annotation(session, annotation_id=annotation_id)
-    except store.NotFoundError:
-        raise hidden("annotation", annotation_id) from None
-    if not can_read(session, user, annotation):
-        raise hidden("annotation", annotation_id)
-    return annotation
+
+    def may_read(annotation: Annotation) -> bool:
+        return can_read(session, user, annotation)
+
+    return visible_or_404(session, "annotation", annotation_id, store.get_annotation, may_read)
 
 
 def check_author(session: Session, user: User, annotation: Annotation, verb: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from annotator.policies import projects
-from annotator.policies._rules import hidden, require_role, reviews
+from annotator.policies._rules import require_role, reviews, visible_or_404
 from fgtext import store
 from fgtext.store import Clip, PermissionDeniedError, Project, User
 from fgtext.vocabulary import Role
@@ -13,14 +13,16 @@ from fgtext.vocabulary import Role
 
 def require_access(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
     """The clip and its project, if the user may see the project; else 404."""
-    try:
-        clip = store.get_clip(session, clip_id=clip_id)
-    except store.NotFoundError:
-        raise hidden("clip", clip_id) from None
-    project = store.get_project(session, project_id=clip.project_id)
-    if not projects.can_see(session, user, project):
-        raise hidden("clip", clip_id)
-    return clip, project
+
+    def may_see(clip: Clip) -> bool:
+        return projects.can_see(session, user, _project(session, clip))
+
+    clip = visible_or_404(session, "clip", clip_id, store.get_clip, may_see)
+    return clip, _project(session, clip)
+
+
+def _project(session: Session, clip: Clip) -> Project:
+    return store.get_project(session, project_id=clip.project_id)
 
 
 def require_review(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from annotator.policies._rules import hidden, is_admin, require_role, reviews
+from annotator.policies._rules import is_admin, require_role, reviews, visible_or_404
 from fgtext import store
 from fgtext.store import PermissionDeniedError, Project, User
 from fgtext.vocabulary import Role
@@ -37,13 +37,11 @@ def visible_progress(user: User, progress: dict[str, Any]) -> dict[str, Any]:
 
 def require_access(session: Session, user: User, project_id: int) -> Project:
     """The project, if the user may see it (admin or member); else 404."""
-    try:
-        project = store.get_project(session, project_id=project_id)
-    except store.NotFoundError:
-        raise hidden("project", project_id) from None
-    if not can_see(session, user, project):
-        raise hidden("project", project_id)
-    return project
+
+    def may_see(project: Project) -> bool:
+        return can_see(session, user, project)
+
+    return visible_or_404(session, "project", project_id, store.get_project, may_see)
 
 
 def require_review(session: Session, user: User, project_id: int) -> Project:

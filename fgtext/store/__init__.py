@@ -25,6 +25,7 @@ The schema changes only through Alembic (`migrations/`); a server calls
 `require_current_schema(engine, auto_upgrade=...)` at start-up.
 """
 
+from fgtext.agreement import agreement_summary
 from fgtext.store.annotations import (
     clip_annotations,
     count_annotations,
@@ -97,7 +98,6 @@ from fgtext.store.projects import (
 )
 from fgtext.store.review import (
     adjudicate,
-    agreement_summary,
     clip_final_labels,
     pair_confusion,
     project_agreement,

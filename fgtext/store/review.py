@@ -208,19 +208,6 @@ def project_agreement(session: Session, *, project: Project) -> dict[str, Any]:
     return report
 
 
-def agreement_summary(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """dataset.json's "agreement" (as `AgreementReport.summary()`) from a report dict."""
-    return {
-        name: {
-            "krippendorff_alpha": figures["krippendorff_alpha"]["value"],
-            "ci95": figures["krippendorff_alpha"]["ci95"],
-            "fleiss_kappa": figures["fleiss_kappa"]["value"],
-            "percent_agreement": figures["percent_agreement"]["value"],
-        }
-        for name, figures in report.get("dimensions", {}).items()
-    }
-
-
 def pair_confusion(
     session: Session, *, project: Project, dimension: str, first: User, second: User
 ) -> dict[tuple[str, str], int]:

@@ -16,7 +16,6 @@ from sqlmodel import Session
 
 from annotator import policies
 from fgtext import store
-from fgtext.schema import default_schema, load_class_list
 from tests.fgtext.store.conftest import (  # noqa: F401
     admin,
     engine,
@@ -193,13 +192,7 @@ def test_only_the_author_edits(session, admin, make_annotators):
 
 
 def test_the_projects_an_annotator_sees(session, admin, make_annotators):
-    classes = load_class_list("smg")[:2]
-    mine = store.create_project(
-        session, name="mine", schema=default_schema(), classes=classes, actor=admin
-    )
-    store.create_project(
-        session, name="other", schema=default_schema(), classes=classes, actor=admin
-    )
+    mine, _ = (make_project(session, admin, n_clips=1, k=1, name=n) for n in ("mine", "other"))
     (ann,) = make_annotators(1, mine)
     assert [p.name for p in policies.projects.visible(session, ann)] == ["mine"]
     assert [p.name for p in policies.projects.visible(session, admin)] == ["mine", "other"]
