@@ -1,5 +1,6 @@
 """The browser UI: server-rendered pages (Jinja2 templates in `annotator/templates`, CSS and JS
-in `annotator/static`, no build step).
+in the checkout's top-level `static/`, shipped in the wheel as `annotator/static/`; no build
+step).
 
 Pages read through the store and the same policy functions as the JSON API; every change a
 page makes (labels, adjudications, users, projects) goes through the JSON API with the
@@ -36,7 +37,20 @@ from fgtext.store import User
 from fgtext.vocabulary import Role
 
 HERE = Path(__file__).parent
-STATIC_DIR = HERE / "static"
+
+
+def _static_dir() -> Path:
+    """The CSS and JS: inside the installed package, else the checkout's top-level `static/`."""
+    for candidate in (HERE / "static", HERE.parent / "static"):
+        if (candidate / "app.css").is_file():
+            return candidate
+    raise RuntimeError(  # pragma: no cover - a broken installation
+        f"the annotator's static files are missing (looked in {HERE / 'static'} and "
+        f"{HERE.parent / 'static'}); reinstall fgtext"
+    )
+
+
+STATIC_DIR = _static_dir()
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(DIMENSIONS=DIMENSIONS, ADMIN=Role.ADMIN, REVIEWER=Role.REVIEWER)
 templates.env.filters["label"] = lambda value: str(value).replace("_", " ")

@@ -28,6 +28,13 @@ def test_wheel_ships_package_data_and_works_without_the_source_tree(tmp_path):
     for ui in ("templates/base.html", "templates/annotate.html", "templates/agreement.html",
                "static/app.css", "static/player.js", "static/annotate.js"):  # fmt: skip
         assert f"annotator/{ui}" in names, ui
+    # the checkout keeps the CSS and JS in the top-level static/ (the design's layout); the
+    # wheel carries every file of it as annotator/static/ (as migrations/ ships in fgtext.store)
+    assert not (ROOT / "annotator" / "static").exists()
+    shipped = {
+        n.removeprefix("annotator/static/") for n in names if n.startswith("annotator/static/")
+    }
+    assert shipped == {p.name for p in (ROOT / "static").iterdir() if p.is_file()}
     (dist_info,) = site.glob("fgtext-*.dist-info")
     scripts = configparser.ConfigParser()
     scripts.read(dist_info / "entry_points.txt")
