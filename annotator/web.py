@@ -117,8 +117,6 @@ def _safe_next(url: str | None) -> str:
 def render(
     request: Request, template: str, user: User | None = None, status_code: int = 200, **context
 ) -> HTMLResponse:
-    if user is not None and csrf_token(request) is None:  # a session from before CSRF tokens
-        start_session(request, user.id, user.password_hash)
     return templates.TemplateResponse(
         request,
         template,

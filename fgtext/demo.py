@@ -1,4 +1,4 @@
-"""`fgtext demo` / `make run`: the fgtext pipeline end to end on synthetic data.
+"""`fgtext demo` / `make demo`: the fgtext pipeline end to end on synthetic data.
 
 synthesise clips with gold attributes and simulated annotators -> agreement report ->
 FG-Text dataset of consensus labels, compared with the gold labels.

@@ -20,7 +20,6 @@ from fgtext.errors import FgTextError
 
 DIMENSIONS: tuple[str, ...] = ("initiator", "receiver", "direction", "motion_type")
 SCHEMA_FORMAT = "fgtext-schema/1"
-CLASSES_FORMAT = "fgtext-classes/1"
 DEFAULT_TEMPLATES = {
     "fg_text": "{initiator} {motion} {receiver} {direction}",
     "class_text": "A video of a person showing the micro-gesture: {name}.",
