@@ -13,22 +13,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from sqlmodel import Session
 
 from annotator.settings import Settings, load_settings
+from fgtext.console import out_console, run_cli, typer_app
 from fgtext.errors import FgTextError
 from fgtext.vocabulary import CONSENSUS_RULES, DEFAULT_CONSENSUS_RULE, ROLES, Role
 
-app = typer.Typer(
-    help="FG-Text annotator: the annotation web app and its administration.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-out_console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+app = typer_app("FG-Text annotator: the annotation web app and its administration.")
 
 DbOption = Annotated[
     str | None,
@@ -225,11 +218,7 @@ def _user(session: Session, username: str):
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        app(args=argv, prog_name="fgtext-annotator")
-    except (FgTextError, OSError) as e:  # OSError: a port in use, permissions, ...
-        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+    run_cli(app, "fgtext-annotator", argv)
 
 
 if __name__ == "__main__":

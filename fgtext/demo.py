@@ -14,8 +14,10 @@ from pathlib import Path
 from rich.console import Console
 
 from fgtext.agreement import agreement_report, load_labels
+from fgtext.console import progress_bar as default_progress_bar
 from fgtext.dataset import open_dataset
 from fgtext.merge import merge_labels, write_labels_csv
+from fgtext.reports import print_agreement
 from fgtext.synth import SynthConfig, simulated_labels, synthesize
 from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE
 
@@ -30,11 +32,8 @@ def run_demo(
     console: Console | None = None,
     progress_bar: ProgressBar | None = None,
 ) -> dict[str, float]:
-    from fgtext.cli import print_agreement
-    from fgtext.cli import progress_bar as default_bar
-
     console = console or Console()
-    progress_bar = progress_bar or default_bar
+    progress_bar = progress_bar or default_progress_bar
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config = SynthConfig(
@@ -53,7 +52,7 @@ def run_demo(
     console.rule("2. Cross-annotator agreement")
     report = agreement_report(load_labels(labels)).to_dict()
     (out / "agreement.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print_agreement(report)
+    print_agreement(report, console)
 
     console.rule("3. Export the FG-Text dataset (majority consensus)")
     result = merge_labels(
