@@ -1,6 +1,5 @@
-"""The browser UI: server-rendered pages (Jinja2 templates in `annotator/templates`, CSS and JS
-in the checkout's top-level `static/`, shipped in the wheel as `annotator/static/`; no build
-step).
+"""The browser UI: server-rendered pages (`annotator.templating`; their errors are
+`annotator.errors`).
 
 Pages read through the store and the same policy functions as the JSON API; every change a
 page makes (labels, adjudications, users, projects) goes through the JSON API with the
@@ -11,16 +10,11 @@ and out are plain form posts.
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from annotator import charts, policies
 from annotator.api.auth import authenticate
@@ -29,31 +23,12 @@ from annotator.api.projects import clip_public, project_detail
 from annotator.api.review import clip_review
 from annotator.auth import csrf_matches, csrf_token, end_session, start_session
 from annotator.deps import SessionDep, session_user
+from annotator.errors import LoginRequired
+from annotator.templating import render
 from fgtext import store
 from fgtext.compose import compose_fg_text
-from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
 from fgtext.store import User
-from fgtext.vocabulary import Role
-
-HERE = Path(__file__).parent
-
-
-def _static_dir() -> Path:
-    """The CSS and JS: inside the installed package, else the checkout's top-level `static/`."""
-    for candidate in (HERE / "static", HERE.parent / "static"):
-        if (candidate / "app.css").is_file():
-            return candidate
-    raise RuntimeError(  # pragma: no cover - a broken installation
-        f"the annotator's static files are missing (looked in {HERE / 'static'} and "
-        f"{HERE.parent / 'static'}); reinstall fgtext"
-    )
-
-
-STATIC_DIR = _static_dir()
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(DIMENSIONS=DIMENSIONS, ADMIN=Role.ADMIN, REVIEWER=Role.REVIEWER)
-templates.env.filters["label"] = lambda value: str(value).replace("_", " ")
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 REVIEW_PAGE_SIZE = 200  # the review queue page lists the oldest this many
@@ -88,13 +63,6 @@ SHORTCUTS: list[tuple[str, list[tuple[str, str]]]] = [
 ]  # fmt: skip
 
 
-class LoginRequired(Exception):
-    """A page was asked for without a valid session: go to the login page, then come back."""
-
-    def __init__(self, next_url: str) -> None:
-        self.next_url = next_url
-
-
 def page_user(request: Request, session: SessionDep) -> User:
     """The logged-in, active user of a page request; otherwise a redirect to /login."""
     user = session_user(request, session)
@@ -112,17 +80,6 @@ def _safe_next(url: str | None) -> str:
     if not url or not url.startswith("/") or url.startswith("//") or urlsplit(url).netloc:
         return "/"
     return url
-
-
-def render(
-    request: Request, template: str, user: User | None = None, status_code: int = 200, **context
-) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request,
-        template,
-        {"user": user, "csrf_token": csrf_token(request), **context},
-        status_code=status_code,
-    )
 
 
 # -- login and logout -----------------------------------------------------------------------
@@ -390,34 +347,3 @@ def admin_project_page(
         media_root=request.app.state.settings.media_root.resolve(),
         **_project_page_context(session, user, project),
     )  # fmt: skip
-
-
-# -- errors ---------------------------------------------------------------------------------
-
-
-def is_page_request(request: Request) -> bool:
-    """A request for a page (not the JSON API, media or the API docs): errors become pages."""
-    path = request.url.path
-    return not path.startswith(("/api/", "/media/", "/docs", "/static/"))
-
-
-def login_redirect(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LoginRequired)
-    target = "/login" if exc.next_url == "/" else f"/login?next={quote(exc.next_url)}"
-    return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
-
-
-def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
-    user = None
-    try:  # the top bar shows who is logged in, when that can be known
-        with Session(request.app.state.engine) as session:
-            user = session_user(request, session)
-    except (FgTextError, SQLAlchemyError):  # e.g. the database is down: the page still renders
-        user = None
-    return render(
-        request, "error.html", user, status_code=status_code, code=status_code, message=message
-    )
-
-
-def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
-    return error_page(request, exc.status_code, str(exc.detail))
