@@ -16,25 +16,18 @@ from annotator.deps import session_user
 from annotator.media import MediaNotServable
 from annotator.templating import render
 from fgtext.errors import FgTextError
-from fgtext.store import (
-    ConflictError,
-    DatabaseUnavailableError,
-    InvalidInputError,
-    InvalidLabelError,
-    NotFoundError,
-    OutdatedDatabaseError,
-    PermissionDeniedError,
-)
+from fgtext.store import errors as store_errors  # the store's error classes, by name
 
 # Most specific first: StaleVersionError is a ConflictError, all are FgTextErrors.
 _STATUS_BY_ERROR: tuple[tuple[type[FgTextError], int], ...] = (
-    (NotFoundError, status.HTTP_404_NOT_FOUND),
+    (store_errors.NotFoundError, status.HTTP_404_NOT_FOUND),
     (MediaNotServable, status.HTTP_404_NOT_FOUND),
-    (ConflictError, status.HTTP_409_CONFLICT),
-    (PermissionDeniedError, status.HTTP_403_FORBIDDEN),
-    (InvalidInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),  # InvalidLabelError too
-    (OutdatedDatabaseError, status.HTTP_503_SERVICE_UNAVAILABLE),
-    (DatabaseUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (store_errors.ConflictError, status.HTTP_409_CONFLICT),
+    (store_errors.PermissionDeniedError, status.HTTP_403_FORBIDDEN),
+    # InvalidLabelError too
+    (store_errors.InvalidInputError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (store_errors.OutdatedDatabaseError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (store_errors.DatabaseUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
 )
 
 
@@ -84,7 +77,7 @@ async def handle_fgtext_error(request: Request, exc: Exception) -> Response:
             message = "this clip's video is not available"
         return error_page(request, status_for(exc), message)
     body: dict[str, object] = {"detail": str(exc)}
-    if isinstance(exc, InvalidLabelError):
+    if isinstance(exc, store_errors.InvalidLabelError):
         body.update(dimension=exc.dimension, value=exc.value, allowed=list(exc.allowed))
     if isinstance(exc, MediaNotServable):
         body["detail"] = "this clip's video is not available"  # never echo server paths

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from fgtext.console import out_console, print_json, progress_bar, run_cli, typer_app
 from fgtext.errors import FgTextError
+from fgtext.synth.config import SynthConfig
 from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE
 
 app = typer_app("FG-Text: fine-grained micro-gesture datasets, agreement and tools.")
@@ -39,24 +40,32 @@ __all__ = ["app", "main", "progress_bar"]  # progress_bar: training's CLI import
 # -- synth -------------------------------------------------------------------------------------
 
 
+# The synth options' defaults are SynthConfig's (the one default).
+_SYNTH = SynthConfig()
+
+
 @app.command()
 def synth(
     out: Annotated[Path, typer.Argument(help="Folder for the synthetic dataset.")],
     classes: Annotated[
         str, typer.Option(help="N (first N SMG classes), smg, imigue or a class-list file.")
-    ] = "6",
-    clips_per_class: Annotated[int, typer.Option(help="Clips per class.")] = 8,
-    size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (even numbers).")] = "160x120",
-    fps: Annotated[int, typer.Option(help="Frames per second.")] = 25,
-    seconds: Annotated[float, typer.Option(help="Clip length in seconds.")] = 2.0,
+    ] = str(_SYNTH.classes),
+    clips_per_class: Annotated[int, typer.Option(help="Clips per class.")] = _SYNTH.clips_per_class,
+    size: Annotated[
+        str, typer.Option(help="Frame size WIDTHxHEIGHT (even numbers).")
+    ] = f"{_SYNTH.width}x{_SYNTH.height}",
+    fps: Annotated[int, typer.Option(help="Frames per second.")] = _SYNTH.fps,
+    seconds: Annotated[float, typer.Option(help="Clip length in seconds.")] = _SYNTH.seconds,
     noise: Annotated[
         float, typer.Option(help="Pixel noise (fraction of 255) and figure jitter.")
-    ] = 0.02,
-    annotators: Annotated[int, typer.Option(help="Simulated annotators per clip.")] = 3,
+    ] = _SYNTH.noise,
+    annotators: Annotated[
+        int, typer.Option(help="Simulated annotators per clip.")
+    ] = _SYNTH.annotators,
     annotator_error: Annotated[
         float, typer.Option(help="Chance a simulated annotator mislabels a dimension.")
-    ] = 0.15,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same dataset).")] = 0,
+    ] = _SYNTH.annotator_error,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same dataset).")] = _SYNTH.seed,
     labels: Annotated[
         Path | None, typer.Option(help="Also write the simulated labels to this CSV.")
     ] = None,
@@ -64,7 +73,7 @@ def synth(
 ) -> None:
     """Generate a synthetic micro-gesture dataset: real H.264 clips with ground-truth attributes."""
     from fgtext.merge import write_labels_csv
-    from fgtext.synth import SynthConfig, simulated_labels, synthesize
+    from fgtext.synth import simulated_labels, synthesize
 
     width, height = _parse_size(size)
     config = SynthConfig(

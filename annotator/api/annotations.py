@@ -28,15 +28,7 @@ def submit_annotation(
 ) -> Annotation:
     """Label a clip. Sending the same values again returns the stored annotation unchanged."""
     clip, _ = policies.clips.require_annotate(session, user, clip_id)
-    return store.submit_annotation(
-        session,
-        clip=clip,
-        user=user,
-        attributes=body.attributes,
-        unsure=body.unsure,
-        note=body.note,
-        seconds_spent=body.seconds_spent,
-    )
+    return store.submit_annotation(session, clip=clip, user=user, **body.labels())
 
 
 @router.get("/annotations/{annotation_id}", response_model=AnnotationPublic)
@@ -56,14 +48,7 @@ def update_annotation(
     """Change one's own annotation; `version` must be the version it was read at."""
     annotation = policies.annotations.require_edit(session, user, annotation_id)
     return store.update_annotation(
-        session,
-        annotation=annotation,
-        user=user,
-        attributes=body.attributes,
-        expected_version=body.version,
-        unsure=body.unsure,
-        note=body.note,
-        seconds_spent=body.seconds_spent,
+        session, annotation=annotation, user=user, expected_version=body.version, **body.labels()
     )
 
 

@@ -137,6 +137,10 @@ class AnnotationSubmit(BaseModel):
     note: str = Field(default="", max_length=2000)
     seconds_spent: float | None = Field(default=None, ge=0)
 
+    def labels(self) -> dict[str, object]:
+        """The store's keyword arguments for these values (attributes, unsure, note, time)."""
+        return self.model_dump(include={"attributes", "unsure", "note", "seconds_spent"})
+
 
 class AnnotationUpdate(AnnotationSubmit):
     version: int = Field(ge=1, description="The version this edit is based on (409 if stale).")

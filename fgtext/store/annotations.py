@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
 from fgtext.store.assignment import DEFAULT_LEASE_SECONDS, live_leases_of_others
-from fgtext.store.db import audit, write_transaction
+from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import (
     ConflictError,
     InvalidInputError,
@@ -233,10 +233,7 @@ def _project_id_of(session: Session, annotation: Annotation) -> int:
 
 
 def get_annotation(session: Session, *, annotation_id: int) -> Annotation:
-    annotation = session.get(Annotation, annotation_id)
-    if annotation is None:
-        raise NotFoundError(f"annotation {annotation_id} does not exist")
-    return annotation
+    return get_row(session, Annotation, annotation_id, "annotation")
 
 
 def list_annotations(session: Session, *, project: Project, user: User) -> list[Annotation]:

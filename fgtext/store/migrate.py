@@ -80,10 +80,17 @@ class SchemaStatus:
         return f"{self.url} is at revision {self.current}; this fgtext needs {self.head}"
 
 
-def _as_engine(engine_or_url: Engine | str) -> tuple[Engine, bool]:
+@contextmanager
+def _engine(engine_or_url: Engine | str) -> Iterator[Engine]:
+    """The engine given, or one for the URL given that is disposed of afterwards."""
     if isinstance(engine_or_url, Engine):
-        return engine_or_url, False
-    return create_db_engine(engine_or_url), True
+        yield engine_or_url
+        return
+    engine = create_db_engine(engine_or_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @contextmanager
@@ -120,8 +127,7 @@ def schema_status(engine: Engine) -> SchemaStatus:
 
 def upgrade_database(engine_or_url: Engine | str, revision: str = "head") -> SchemaStatus:
     """Migrate the database up to `revision` (default: the newest)."""
-    engine, owned = _as_engine(engine_or_url)
-    try:
+    with _engine(engine_or_url) as engine:
         before = schema_status(engine)
         if not before.known:
             raise OutdatedDatabaseError(before.describe() + "; upgrade fgtext instead")
@@ -133,21 +139,14 @@ def upgrade_database(engine_or_url: Engine | str, revision: str = "head") -> Sch
         with _migration_connection(engine) as connection:
             command.upgrade(alembic_config(connection), revision)
         return schema_status(engine)
-    finally:
-        if owned:
-            engine.dispose()
 
 
 def downgrade_database(engine_or_url: Engine | str, revision: str) -> SchemaStatus:
     """Migrate the database down to `revision` ("base": drop every fgtext table)."""
-    engine, owned = _as_engine(engine_or_url)
-    try:
+    with _engine(engine_or_url) as engine:
         with _migration_connection(engine) as connection:
             command.downgrade(alembic_config(connection), revision)
         return schema_status(engine)
-    finally:
-        if owned:
-            engine.dispose()
 
 
 def upgrade_command(status: SchemaStatus) -> str:

@@ -47,6 +47,19 @@ def _timestamp(**kw: Any) -> Any:
     return Field(default_factory=utc_now, sa_type=DateTime(timezone=True), **kw)
 
 
+class FourValues(SQLModel):
+    """The four FG-Text values of a label (columns of annotations and adjudications)."""
+
+    initiator: str = Field(max_length=100)
+    receiver: str = Field(max_length=100)
+    direction: str = Field(max_length=100)
+    motion_type: str = Field(max_length=100)
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return {d: getattr(self, d) for d in DIMENSIONS}
+
+
 class User(StoreTable, table=True):
     __tablename__ = "users"
 
@@ -119,7 +132,7 @@ class Clip(StoreTable, table=True):
     created_at: datetime = _timestamp()
 
 
-class Annotation(StoreTable, table=True):
+class Annotation(StoreTable, FourValues, table=True):
     """One annotator's four values for one clip; edits bump `version`."""
 
     __tablename__ = "annotations"
@@ -128,20 +141,12 @@ class Annotation(StoreTable, table=True):
     id: int | None = Field(default=None, primary_key=True)
     clip_id: int = Field(foreign_key="clips.id", index=True, ondelete="CASCADE")
     user_id: int = Field(foreign_key="users.id", index=True)
-    initiator: str = Field(max_length=100)
-    receiver: str = Field(max_length=100)
-    direction: str = Field(max_length=100)
-    motion_type: str = Field(max_length=100)
     unsure: bool = False
     note: str = Field(default="", max_length=2000)
     seconds_spent: float | None = None
     version: int = 1
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
-
-    @property
-    def attributes(self) -> dict[str, str]:
-        return {d: getattr(self, d) for d in DIMENSIONS}
 
 
 class Lease(StoreTable, table=True):
@@ -174,7 +179,7 @@ class Skip(StoreTable, table=True):
     created_at: datetime = _timestamp()
 
 
-class Adjudication(StoreTable, table=True):
+class Adjudication(StoreTable, FourValues, table=True):
     """A reviewer's final values for a clip (one per clip; a new decision replaces it)."""
 
     __tablename__ = "adjudications"
@@ -182,18 +187,10 @@ class Adjudication(StoreTable, table=True):
     id: int | None = Field(default=None, primary_key=True)
     clip_id: int = Field(foreign_key="clips.id", unique=True, ondelete="CASCADE")
     reviewer_id: int = Field(foreign_key="users.id", index=True)
-    initiator: str = Field(max_length=100)
-    receiver: str = Field(max_length=100)
-    direction: str = Field(max_length=100)
-    motion_type: str = Field(max_length=100)
     reason: str = Field(max_length=2000)
     version: int = 1
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
-
-    @property
-    def attributes(self) -> dict[str, str]:
-        return {d: getattr(self, d) for d in DIMENSIONS}
 
 
 class AgreementCache(StoreTable, table=True):

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from fgtext.dataset import ClassInfo, Dataset, class_infos, open_dataset
 from fgtext.dataset import Clip as DatasetClip
 from fgtext.schema import ClassDef, Schema
-from fgtext.store.db import audit, write_transaction
+from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
 from fgtext.store.models import Clip, Project, ProjectClass, ProjectMember, User
 from fgtext.vocabulary import CONSENSUS_RULES, DEFAULT_CONSENSUS_RULE, ClipStatus
@@ -214,10 +214,7 @@ def _add_clips(
 
 
 def get_project(session: Session, *, project_id: int) -> Project:
-    project = session.get(Project, project_id)
-    if project is None:
-        raise NotFoundError(f"project {project_id} does not exist")
-    return project
+    return get_row(session, Project, project_id, "project")
 
 
 def get_project_by_name(session: Session, *, name: str) -> Project:
@@ -307,10 +304,7 @@ def update_class_text(
 
 def get_clip(session: Session, *, clip_id: int) -> Clip:
     """A clip by its database id."""
-    clip = session.get(Clip, clip_id)
-    if clip is None:
-        raise NotFoundError(f"clip {clip_id} does not exist")
-    return clip
+    return get_row(session, Clip, clip_id, "clip")
 
 
 def list_clips(
