@@ -20,6 +20,7 @@ from rich.table import Table
 
 from fgtext.console import out_console, print_json, progress_bar, run_cli, typer_app
 from fgtext.errors import FgTextError
+from fgtext.importers.smg import SMG_VIDEO_PATTERN
 from fgtext.synth.config import SynthConfig
 from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE
 
@@ -150,15 +151,13 @@ def import_smg_cmd(
         Path | None,
         typer.Option(help="CSV of sample,subject (default: the sample number is the subject)."),
     ] = None,
-    video_pattern: Annotated[
-        str, typer.Option(help="The RGB video in a sample folder.")
-    ] = "{sample}_color.mp4",
+    video_pattern: Annotated[str, typer.Option(help="The RGB video in a sample folder.")] = (
+        SMG_VIDEO_PATTERN
+    ),
     video_root: Annotated[
         Path | None, typer.Option(help="Separate tree holding the RGB videos (MiGA release).")
     ] = None,
-    frame_base: Annotated[
-        int, typer.Option(help="Number of the first frame in the label files.")
-    ] = 1,
+    frame_base: Annotated[int, typer.Option(help="First frame's number in the label files.")] = 1,
     classes: Classes = None,
     cut: Cut = False,
     parquet: Parquet = False,
@@ -356,7 +355,7 @@ def merge(
         bool, typer.Option(help="Keep clips without consensus (status unlabelled).")
     ] = False,
     bootstrap: Annotated[
-        int, typer.Option(help="Bootstrap resamples for the agreement interval.")
+        int, typer.Option(help="Bootstrap resamples (agreement interval).")
     ] = 1000,
     parquet: Parquet = False,
     overwrite: Overwrite = False,

@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from annotator import policies
-from annotator.api.models import AnnotationPublic, AnnotationSubmit, AnnotationUpdate, ClipPublic
+from annotator.api.models import (
+    NOT_IN_SCHEMA,
+    AnnotationPublic,
+    AnnotationSubmit,
+    AnnotationUpdate,
+    ClipPublic,
+    described,
+)
 from annotator.api.projects import clip_public
 from annotator.deps import CurrentUser, SessionDep
 from fgtext import store
@@ -18,10 +25,9 @@ router = APIRouter(tags=["annotations"])
     "/clips/{clip_id}/annotations",
     response_model=AnnotationPublic,
     status_code=status.HTTP_201_CREATED,
-    responses={
-        409: {"description": "A different annotation of this clip exists, or the clip is full"},
-        422: {"description": "A value the project's schema does not allow"},
-    },
+    responses=described(
+        {409: "A different annotation of this clip exists, or the clip is full", 422: NOT_IN_SCHEMA}
+    ),
 )
 def submit_annotation(
     clip_id: int, body: AnnotationSubmit, session: SessionDep, user: CurrentUser
@@ -40,7 +46,7 @@ def get_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -
 @router.put(
     "/annotations/{annotation_id}",
     response_model=AnnotationPublic,
-    responses={409: {"description": "`version` is not the stored version: nothing was changed"}},
+    responses=described({409: "`version` is not the stored version: nothing was changed"}),
 )
 def update_annotation(
     annotation_id: int, body: AnnotationUpdate, session: SessionDep, user: CurrentUser
@@ -55,7 +61,7 @@ def update_annotation(
 @router.delete(
     "/annotations/{annotation_id}",
     response_model=ClipPublic,
-    responses={409: {"description": "The clip has been adjudicated: edit instead"}},
+    responses=described({409: "The clip has been adjudicated: edit instead"}),
 )
 def withdraw_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> ClipPublic:
     """Undo one's own submission: the annotation is removed (the audit log keeps its values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from annotator import policies
-from annotator.api.models import ClipPublic, SkipRequest
+from annotator.api.models import ClipPublic, SkipRequest, described
 from annotator.api.projects import clip_public
 from annotator.deps import CurrentUser, SessionDep
 from fgtext import store
@@ -16,7 +16,7 @@ router = APIRouter(tags=["assignment"])
 @router.post(
     "/projects/{project_id}/next",
     response_model=ClipPublic,
-    responses={204: {"description": "Nothing left for this user to label"}},
+    responses=described({204: "Nothing left for this user to label"}),
 )
 def next_clip(project_id: int, session: SessionDep, user: CurrentUser) -> ClipPublic | Response:
     """Reserve and return the next clip that still needs labels and that this user has neither

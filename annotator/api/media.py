@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from annotator import policies
+from annotator.api.models import described
 from annotator.deps import CurrentUser, SessionDep, SettingsDep
 from annotator.media import resolve_media_file, video_info
 
@@ -16,10 +17,12 @@ router = APIRouter(tags=["media"])
 @router.get(
     "/media/{clip_id}",
     response_class=FileResponse,
-    responses={
-        206: {"description": "The requested byte range (Content-Range)"},
-        416: {"description": "The range lies beyond the end of the file"},
-    },
+    responses=described(
+        {
+            206: "The requested byte range (Content-Range)",
+            416: "The range lies beyond the end of the file",
+        }
+    ),
 )
 def clip_media(
     clip_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser

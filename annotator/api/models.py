@@ -11,6 +11,16 @@ from fgtext.schema import DIMENSIONS
 from fgtext.store.models import as_utc
 from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ConsensusRule, Role
 
+
+def described(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route from {status code: description}."""
+    return {code: {"description": text} for code, text in codes.items()}
+
+
+# The 422 of every route that takes the four values.
+NOT_IN_SCHEMA = "A value the project's schema does not allow"
+
+
 # SQLite hands timestamps back naive; they are UTC, and the API says so ("...Z").
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 

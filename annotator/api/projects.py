@@ -24,7 +24,7 @@ from annotator.api.models import (
     ProjectPublic,
     UserPublic,
 )
-from annotator.deps import CurrentUser, SessionDep, SettingsDep
+from annotator.deps import CurrentUser, Page, SessionDep, SettingsDep, paged
 from annotator.media import resolve_dataset_dir
 from fgtext import store
 from fgtext.compose import compose_fg_text_draft
@@ -110,17 +110,11 @@ def add_clips(
 
 @router.get("/{project_id}/clips", response_model=list[ClipPublic])
 def list_clips(
-    project_id: int,
-    session: SessionDep,
-    user: CurrentUser,
-    offset: int = Query(0, ge=0),
-    limit: int = Query(100, ge=1, le=1000),
+    project_id: int, session: SessionDep, user: CurrentUser, page: Annotated[Page, paged(100, 1000)]
 ) -> list[ClipPublic]:
     project = policies.projects.require_access(session, user, project_id)
-    return [
-        clip_public(c)
-        for c in store.list_clips(session, project=project, offset=offset, limit=limit)
-    ]
+    clips = store.list_clips(session, project=project, offset=page.offset, limit=page.limit)
+    return [clip_public(c) for c in clips]
 
 
 @router.post(
