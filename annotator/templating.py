@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from annotator.auth import csrf_token
 from fgtext.schema import DIMENSIONS
 from fgtext.store import User
-from fgtext.vocabulary import Role
+from fgtext.vocabulary import ROLES, Role
 
 HERE = Path(__file__).parent
 
@@ -31,7 +31,9 @@ def _static_dir() -> Path:
 
 STATIC_DIR = _static_dir()
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(DIMENSIONS=DIMENSIONS, ADMIN=Role.ADMIN, REVIEWER=Role.REVIEWER)
+templates.env.globals.update(
+    DIMENSIONS=DIMENSIONS, ROLES=ROLES, ADMIN=Role.ADMIN, REVIEWER=Role.REVIEWER
+)
 templates.env.filters["label"] = lambda value: str(value).replace("_", " ")
 
 
