@@ -1,10 +1,10 @@
 """The browser UI: server-rendered pages (`annotator.templating`; their errors are
 `annotator.errors`).
 
-Pages read through the store and the same policy functions as the JSON API; every change a
-page makes (labels, adjudications, users, projects) goes through the JSON API with the
-session's CSRF token, so the API stays the one place where writes are checked. Only logging in
-and out are plain form posts.
+Pages read through the store and the same policies (`annotator.policies`) as the JSON API;
+every change a page makes (labels, adjudications, users, projects) goes through the JSON API
+with the session's CSRF token, so the API stays the one place where writes are checked. Only
+logging in and out are plain form posts.
 """
 
 from __future__ import annotations
