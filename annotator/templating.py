@@ -10,10 +10,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from annotator import policies
 from annotator.auth import csrf_token
 from fgtext.schema import DIMENSIONS
 from fgtext.store import User
-from fgtext.vocabulary import ROLES, Role
+from fgtext.vocabulary import ROLES
 
 HERE = Path(__file__).parent
 
@@ -31,9 +32,11 @@ def _static_dir() -> Path:
 
 STATIC_DIR = _static_dir()
 templates = Jinja2Templates(directory=HERE / "templates")
+# What the pages show by role is asked of the policies, as everything else is.
 templates.env.globals.update(
-    DIMENSIONS=DIMENSIONS, ROLES=ROLES, ADMIN=Role.ADMIN, REVIEWER=Role.REVIEWER
-)
+    DIMENSIONS=DIMENSIONS, ROLES=ROLES, administers=policies.users.can_manage,
+    reviews=policies.reviews,
+)  # fmt: skip
 templates.env.filters["label"] = lambda value: str(value).replace("_", " ")
 
 

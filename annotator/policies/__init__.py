@@ -15,5 +15,6 @@ it leaks. A 403 is only for things the user can see but their role may not do.
 """
 
 from annotator.policies import annotations, clips, projects, users
+from annotator.policies._rules import reviews
 
-__all__ = ["annotations", "clips", "projects", "users"]
+__all__ = ["annotations", "clips", "projects", "reviews", "users"]

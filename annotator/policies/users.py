@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from annotator.policies._rules import require_role
+from annotator.policies._rules import is_admin, require_role
 from fgtext.store import PermissionDeniedError, User
 from fgtext.vocabulary import Role
+
+
+def can_manage(user: User) -> bool:
+    """Whether the user administers users and projects (the pages show admin links by it)."""
+    return is_admin(user)
 
 
 def require_manage(user: User) -> None:
