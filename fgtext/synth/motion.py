@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from fgtext.schema import DIMENSIONS, Schema
 from fgtext.synth.figure import _MID_X, _foot, _knee, _Pose, _rest_hand, _shoulder
 
 # -- motion: attribute values -> what moves, where to, how ----------------------------------
@@ -208,6 +209,15 @@ _MOTIONS: dict[str, _Profile] = {
 _FALLBACK_MOTIONS = tuple(_MOTIONS)
 _FALLBACK_DIRECTIONS = tuple(_DIRECTIONS)
 _DEFAULT_OSC = (1.8, 2.6, "sin")  # an oscillating direction with a non-oscillating motion type
+
+
+def fallback_values(schema: Schema) -> dict[str, list[str]]:
+    """Per dimension, the schema's values that have no rendering of their own here and render
+    through the name-based fallback (a project's additions). The tables above follow the
+    default schema's vocabulary; the synth tests check that none of its values falls back."""
+    own = {"initiator": _INITIATORS, "receiver": {"none": None, **_RECEIVERS},
+           "direction": _DIRECTIONS, "motion_type": _MOTIONS}  # fmt: skip
+    return {d: [v for v in schema.values(d) if v not in own[d]] for d in DIMENSIONS}
 
 
 def _pick(name: str, options: Sequence[Any]) -> Any:
