@@ -22,6 +22,7 @@ from annotator.api.media import router as media_router
 from annotator.auth import LoginRateLimiter
 from annotator.errors import install_error_handlers
 from annotator.settings import Settings, load_settings
+from annotator.templating import STATIC_DIR
 from fgtext import store
 
 SESSION_COOKIE = "fgtext_session"
@@ -80,6 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(media_router)
     app.include_router(web.router)
-    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     return app

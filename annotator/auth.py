@@ -88,15 +88,19 @@ def csrf_token(request: Request) -> str | None:
     return request.session.get("csrf")
 
 
+def csrf_matches(request: Request, sent: str) -> bool:
+    """Whether `sent` is the session's CSRF token (compared in constant time)."""
+    expected = csrf_token(request) or ""
+    return bool(expected) and hmac.compare_digest(expected.encode(), sent.encode())
+
+
 def require_csrf(request: Request) -> None:
     """Dependency on every write route: a logged-in session's unsafe request must carry the
     session's CSRF token. Without a session there is no ambient authority to abuse, and the
     route's own authentication answers 401."""
     if request.method in SAFE_METHODS or session_user_id(request) is None:
         return
-    expected = csrf_token(request) or ""
-    sent = request.headers.get(CSRF_HEADER, "")
-    if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
+    if not csrf_matches(request, request.headers.get(CSRF_HEADER, "")):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             f"missing or wrong {CSRF_HEADER} header: send the csrf_token from the login "

@@ -13,21 +13,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from sqlmodel import Session
 
 from annotator.settings import Settings, load_settings
+from fgtext.console import out_console, run_cli, typer_app
 from fgtext.errors import FgTextError
+from fgtext.vocabulary import CONSENSUS_RULES, DEFAULT_CONSENSUS_RULE, ROLES, Role
 
-app = typer.Typer(
-    help="FG-Text annotator: the annotation web app and its administration.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-out_console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+app = typer_app("FG-Text annotator: the annotation web app and its administration.")
 
 DbOption = Annotated[
     str | None,
@@ -140,8 +134,8 @@ def _read_password(password_stdin: bool) -> str:
 def create_user(
     username: Annotated[str, typer.Argument(help="The login name.")],
     role: Annotated[
-        str, typer.Option(help="admin, reviewer or annotator.", case_sensitive=False)
-    ] = "annotator",
+        str, typer.Option(help=f"{', '.join(ROLES)}.", case_sensitive=False)
+    ] = Role.ANNOTATOR.value,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin (one line).")
     ] = False,
@@ -149,7 +143,6 @@ def create_user(
 ) -> None:
     """Create a user (e.g. the first admin); the password is prompted for unless piped."""
     from annotator.auth import hash_password
-    from annotator.policy import ROLES
     from fgtext import store
 
     role = role.lower()
@@ -169,7 +162,9 @@ def create_project(
         typer.Option("--from", help="An FG-Text dataset or manifest folder inside the media root."),
     ],
     k: Annotated[int, typer.Option("--k", help="Annotators per clip.", min=1)] = 2,
-    rule: Annotated[str, typer.Option(help="Consensus rule: majority or unanimous.")] = "majority",
+    rule: Annotated[
+        str, typer.Option(help=f"Consensus rule: {' or '.join(CONSENSUS_RULES)}.")
+    ] = DEFAULT_CONSENSUS_RULE.value,
     member: Annotated[
         list[str] | None, typer.Option(help="Add this user as a member (repeatable).")
     ] = None,
@@ -223,11 +218,7 @@ def _user(session: Session, username: str):
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        app(args=argv, prog_name="fgtext-annotator")
-    except (FgTextError, OSError) as e:  # OSError: a port in use, permissions, ...
-        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+    run_cli(app, "fgtext-annotator", argv)
 
 
 if __name__ == "__main__":

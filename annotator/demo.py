@@ -18,15 +18,16 @@ from fgtext import store
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
 from fgtext.synth import SynthConfig, simulated_labels, synthesize
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, Role
 
 DEMO_PROJECT = "Demo micro-gestures"
 DEMO_PASSWORD = "fgtext-demo"  # printed on start; the demo always runs in development mode
 # (username, role, what they are for)
 DEMO_ACCOUNTS = (
-    ("admin", "admin", "projects, users, agreement, export"),
-    ("reviewer", "reviewer", "agreement dashboard and adjudication"),
-    ("alice", "annotator", "annotates"),
-    ("bob", "annotator", "annotates the same clips (k = 2)"),
+    ("admin", Role.ADMIN, "projects, users, agreement, export"),
+    ("reviewer", Role.REVIEWER, "agreement dashboard and adjudication"),
+    ("alice", Role.ANNOTATOR, "annotates"),
+    ("bob", Role.ANNOTATOR, "annotates the same clips (k = 2)"),
 )
 SIMULATED = ("sim-annotator-1", "sim-annotator-2")  # deactivated: they only brought labels
 
@@ -80,7 +81,7 @@ def prepare_demo(
             }  # fmt: skip
             project = store.create_project_from_dataset(
                 session, name=DEMO_PROJECT, dataset_dir=dataset, annotators_per_clip=2,
-                consensus_rule="majority", actor=users["admin"], media_root=folder,
+                consensus_rule=DEFAULT_CONSENSUS_RULE, actor=users["admin"], media_root=folder,
             )  # fmt: skip
             for name in ("alice", "bob", "reviewer"):
                 store.add_member(session, project=project, user=users[name], actor=users["admin"])
@@ -99,7 +100,7 @@ def _prelabel(
     simulated = {}
     for i, name in enumerate(SIMULATED):
         simulated[f"annotator-{i + 1}"] = store.create_user(
-            session, username=name, password_hash=password_hash, role="annotator"
+            session, username=name, password_hash=password_hash, role=Role.ANNOTATOR
         )
         store.add_member(
             session, project=project, user=simulated[f"annotator-{i + 1}"], actor=admin

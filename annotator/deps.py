@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from sqlmodel import Session
 
 from annotator.auth import end_session, session_matches, session_user_id
@@ -56,3 +57,23 @@ def get_current_user(request: Request, session: SessionDep) -> User:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which slice of a list a request asks for (`?offset=&limit=`)."""
+
+    offset: int
+    limit: int
+
+    def of(self, items: list) -> list:
+        return items[self.offset : self.offset + self.limit]
+
+
+def paged(default: int, maximum: int) -> Any:
+    """A `Page` dependency: `limit` defaults to `default` and may not exceed `maximum`."""
+
+    def page(offset: int = Query(0, ge=0), limit: int = Query(default, ge=1, le=maximum)) -> Page:
+        return Page(offset=offset, limit=limit)
+
+    return Depends(page)

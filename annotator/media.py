@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from fgtext.errors import FgTextError
 from fgtext.store import InvalidInputError
+from fgtext.video import VideoError, probe_video
 
 
 class MediaNotServable(FgTextError):
@@ -70,20 +71,7 @@ def video_info(path: Path) -> dict[str, float | int | None]:
 
 @lru_cache(maxsize=4096)
 def _video_info(path: str, _mtime_ns: int, _size: int) -> dict[str, float | int | None]:
-    import av
-
     try:
-        with av.open(path) as container:
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate
-            fps = float(rate) if rate else None
-            duration = (
-                float(stream.duration * stream.time_base)
-                if stream.duration is not None and stream.time_base is not None
-                else (container.duration / 1e6 if container.duration else None)
-            )
-            frames = stream.frames or (round(duration * fps) if duration and fps else None)
-            return {"fps": fps, "frames": frames, "duration": duration,
-                    "width": stream.codec_context.width, "height": stream.codec_context.height}  # fmt: skip
-    except (av.FFmpegError, IndexError):
+        return probe_video(path).to_dict()
+    except VideoError:
         raise MediaNotServable(f"video {path!r} cannot be read") from None

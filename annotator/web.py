@@ -1,54 +1,34 @@
-"""The browser UI: server-rendered pages (Jinja2 templates in `annotator/templates`, CSS and JS
-in `annotator/static`, no build step).
+"""The browser UI: server-rendered pages (`annotator.templating`; their errors are
+`annotator.errors`).
 
-Pages read through the store and the same policy functions as the JSON API; every change a
-page makes (labels, adjudications, users, projects) goes through the JSON API with the
-session's CSRF token, so the API stays the one place where writes are checked. Only logging in
-and out are plain form posts.
+Pages read through the store and the same policies (`annotator.policies`) as the JSON API;
+every change a page makes (labels, adjudications, users, projects) goes through the JSON API
+with the session's CSRF token, so the API stays the one place where writes are checked. Only
+logging in and out are plain form posts.
 """
 
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from annotator import charts
+from annotator import charts, policies
 from annotator.api.auth import authenticate
 from annotator.api.models import AnnotationPublic
 from annotator.api.projects import clip_public, project_detail
 from annotator.api.review import clip_review
-from annotator.auth import csrf_token, end_session, start_session
+from annotator.auth import csrf_matches, csrf_token, end_session, start_session
 from annotator.deps import SessionDep, session_user
-from annotator.policy import (
-    ADMIN,
-    REVIEWER,
-    can_review_project,
-    require_clip_access,
-    require_project_access,
-    require_project_review,
-    require_role,
-    visible_projects,
-)
+from annotator.errors import LoginRequired
+from annotator.templating import render
 from fgtext import store
 from fgtext.compose import compose_fg_text
-from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
 from fgtext.store import User
-
-HERE = Path(__file__).parent
-STATIC_DIR = HERE / "static"
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(DIMENSIONS=DIMENSIONS, ADMIN=ADMIN, REVIEWER=REVIEWER)
-templates.env.filters["label"] = lambda value: str(value).replace("_", " ")
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 REVIEW_PAGE_SIZE = 200  # the review queue page lists the oldest this many
@@ -83,13 +63,6 @@ SHORTCUTS: list[tuple[str, list[tuple[str, str]]]] = [
 ]  # fmt: skip
 
 
-class LoginRequired(Exception):
-    """A page was asked for without a valid session: go to the login page, then come back."""
-
-    def __init__(self, next_url: str) -> None:
-        self.next_url = next_url
-
-
 def page_user(request: Request, session: SessionDep) -> User:
     """The logged-in, active user of a page request; otherwise a redirect to /login."""
     user = session_user(request, session)
@@ -107,19 +80,6 @@ def _safe_next(url: str | None) -> str:
     if not url or not url.startswith("/") or url.startswith("//") or urlsplit(url).netloc:
         return "/"
     return url
-
-
-def render(
-    request: Request, template: str, user: User | None = None, status_code: int = 200, **context
-) -> HTMLResponse:
-    if user is not None and csrf_token(request) is None:  # a session from before CSRF tokens
-        start_session(request, user.id, user.password_hash)
-    return templates.TemplateResponse(
-        request,
-        template,
-        {"user": user, "csrf_token": csrf_token(request), **context},
-        status_code=status_code,
-    )
 
 
 # -- login and logout -----------------------------------------------------------------------
@@ -161,8 +121,7 @@ def login_form(
 
 @router.post("/logout")
 def logout_form(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-    expected = csrf_token(request)
-    if expected and csrf != expected:
+    if csrf_token(request) and not csrf_matches(request, csrf):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the page was out of date; log out again")
     end_session(request)
     return RedirectResponse("/login?logged_out=1", status.HTTP_303_SEE_OTHER)
@@ -174,7 +133,7 @@ def logout_form(request: Request, csrf: Annotated[str, Form()] = "") -> Response
 def _project_card(session, user: User, project: store.Project) -> dict[str, Any]:
     """A project as one user sees it: their own done / left, and the whole project's
     progress for those who review it."""
-    can_review = can_review_project(session, user, project)
+    can_review = policies.projects.can_review(session, user, project)
     return {
         "project": project,
         "progress": store.project_progress(session, project=project) if can_review else None,
@@ -187,12 +146,12 @@ def _project_card(session, user: User, project: store.Project) -> dict[str, Any]
 
 @router.get("/")
 def home(request: Request, session: SessionDep, user: PageUser) -> HTMLResponse:
-    cards = [_project_card(session, user, p) for p in visible_projects(session, user)]
+    cards = [_project_card(session, user, p) for p in policies.projects.visible(session, user)]
     return render(request, "home.html", user, cards=cards)
 
 
 def _project_page_context(session, user: User, project: store.Project) -> dict[str, Any]:
-    return {"project": project, "can_review": can_review_project(session, user, project)}
+    return {"project": project, "can_review": policies.projects.can_review(session, user, project)}
 
 
 @router.get("/projects/{project_id}/annotate")
@@ -204,12 +163,11 @@ def annotate_page(
     clip: int | None = None,
 ) -> HTMLResponse:
     """The annotation page: the next clip, or `?clip=ID` to edit one's own earlier label."""
-    project = require_project_access(session, user, project_id)
-    store.check_can_annotate(session, project=project, user=user)
+    project = policies.projects.require_annotate(session, user, project_id)
     detail = project_detail(session, project)
     editing = None
     if clip is not None:
-        found, clip_project = require_clip_access(session, user, clip)
+        found, clip_project = policies.clips.require_access(session, user, clip)
         if clip_project.id != project.id:
             raise store.NotFoundError(f"clip {clip} does not exist")
         mine = [a for a in store.clip_annotations(session, clip=found) if a.user_id == user.id]
@@ -220,6 +178,7 @@ def annotate_page(
             "annotation": AnnotationPublic.model_validate(mine[0]).model_dump(mode="json"),
         }
     config = {
+        "dimensions": list(DIMENSIONS),
         "project": detail.model_dump(mode="json", by_alias=True),
         "editing": editing,
         "done": store.count_annotations(session, project=project, user=user),
@@ -252,7 +211,7 @@ def my_labels_page(
     request: Request, project_id: int, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     """Queue and progress: done / remaining and every label one has given, to edit."""
-    project = require_project_access(session, user, project_id)
+    project = policies.projects.require_access(session, user, project_id)
     rows = _recent(session, project, user)
     seconds = [r["seconds_spent"] for r in rows if r["seconds_spent"] is not None]
     return render(
@@ -278,7 +237,7 @@ def agreement_page(
     """The agreement dashboard: alpha with its interval per dimension, pairwise kappa, per
     class, and for the chosen dimension the confusion between two annotators (`first`,
     `second`; by default the two who share the most clips) and across all of them."""
-    project = require_project_review(session, user, project_id)
+    project = policies.projects.require_review(session, user, project_id)
     report = store.project_agreement(session, project=project)
     choices = [*DIMENSIONS, "tuple"]
     if dimension not in choices:
@@ -314,7 +273,7 @@ def agreement_page(
 def review_queue_page(
     request: Request, project_id: int, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
-    project = require_project_review(session, user, project_id)
+    project = policies.projects.require_review(session, user, project_id)
     waiting = store.review_queue(session, project=project)
     queue = [clip_review(session, c) for c in waiting[:REVIEW_PAGE_SIZE]]
     names = {c.class_id: c.name for c in store.project_classes(session, project=project)}
@@ -330,14 +289,14 @@ def review_clip_page(
     request: Request, clip_id: int, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     """One clip with every annotator's labels side by side, the player, and the decision."""
-    clip, project = require_clip_access(session, user, clip_id)
-    require_project_review(session, user, project.id)
+    clip, project = policies.clips.require_review(session, user, clip_id)
     review = clip_review(session, clip)
     queue = [c.id for c in store.review_queue(session, project=project)]
     later = [c for c in queue if c != clip.id]
     names = {c.class_id: c.name for c in store.project_classes(session, project=project)}
     detail = project_detail(session, project)
     config = {
+        "dimensions": list(DIMENSIONS),
         "project": detail.model_dump(mode="json", by_alias=True),
         "clip": review.clip.model_dump(),
         "next_url": f"/clips/{later[0]}/review" if later else f"/projects/{project.id}/review",
@@ -356,10 +315,10 @@ def review_clip_page(
 
 @router.get("/admin")
 def admin_page(request: Request, session: SessionDep, user: PageUser) -> HTMLResponse:
-    require_role(user, ADMIN)
+    policies.users.require_manage(user)
     projects = [
         {"project": p, "progress": store.project_progress(session, project=p)}
-        for p in visible_projects(session, user)
+        for p in policies.projects.visible(session, user)
     ]
     settings = request.app.state.settings
     return render(
@@ -372,8 +331,8 @@ def admin_page(request: Request, session: SessionDep, user: PageUser) -> HTMLRes
 def admin_project_page(
     request: Request, project_id: int, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
-    require_role(user, ADMIN)
-    project = require_project_access(session, user, project_id)
+    policies.users.require_manage(user)
+    project = policies.projects.require_access(session, user, project_id)
     progress = store.project_progress(session, project=project)
     member_ids = {m.id for m in store.project_members(session, project=project)}
     users = store.list_users(session)
@@ -388,34 +347,3 @@ def admin_project_page(
         media_root=request.app.state.settings.media_root.resolve(),
         **_project_page_context(session, user, project),
     )  # fmt: skip
-
-
-# -- errors ---------------------------------------------------------------------------------
-
-
-def is_page_request(request: Request) -> bool:
-    """A request for a page (not the JSON API, media or the API docs): errors become pages."""
-    path = request.url.path
-    return not path.startswith(("/api/", "/media/", "/docs", "/static/"))
-
-
-def login_redirect(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LoginRequired)
-    target = "/login" if exc.next_url == "/" else f"/login?next={quote(exc.next_url)}"
-    return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
-
-
-def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
-    user = None
-    try:  # the top bar shows who is logged in, when that can be known
-        with Session(request.app.state.engine) as session:
-            user = session_user(request, session)
-    except (FgTextError, SQLAlchemyError):  # e.g. the database is down: the page still renders
-        user = None
-    return render(
-        request, "error.html", user, status_code=status_code, code=status_code, message=message
-    )
-
-
-def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
-    return error_page(request, exc.status_code, str(exc.detail))

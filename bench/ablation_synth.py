@@ -42,7 +42,7 @@ def main() -> None:
 
     from fgtext.synth import SynthConfig, synthesize
     from training.backbones import make_tiny_internvl
-    from training.cli import main as fgsgl_train
+    from training.cli import run as fgsgl_train
     from training.text_cache import build_text_cache
 
     work = args.out
@@ -69,11 +69,7 @@ def main() -> None:
         "--batch-size", "8", "--global-batch", "8", "--frames", "4", "--workers", "0",
         "--logging-steps", "6",
     ]  # fmt: skip
-    try:
-        fgsgl_train(argv)
-    except SystemExit as e:
-        if e.code:
-            sys.exit(e.code)
+    sys.exit(fgsgl_train(argv))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def main() -> None:
 
     from fgtext.synth import SynthConfig, synthesize
     from training.backbones import make_tiny_internvl
-    from training.cli import main as fgsgl_train
+    from training.cli import run as fgsgl_train
     from training.text_cache import build_text_cache
 
     started = time.perf_counter()
@@ -50,11 +50,8 @@ def main() -> None:
         "--batch-size", "8", "--grad-accum", "1", "--frames", "4", "--workers", "0",
         "--logging-steps", "9", "--seed", str(args.seed),
     ]  # fmt: skip
-    try:
-        fgsgl_train(argv)
-    except SystemExit as e:
-        if e.code:
-            sys.exit(e.code)
+    if code := fgsgl_train(argv):
+        sys.exit(code)
     metrics = json.loads((run / "metrics.json").read_text())
     summary = {
         "chance": 1 / 6,

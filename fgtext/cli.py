@@ -8,70 +8,41 @@ Typer's (exit status 2).
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from fgtext.console import out_console, print_json, progress_bar, run_cli, typer_app
 from fgtext.errors import FgTextError
+from fgtext.importers.smg import SMG_VIDEO_PATTERN
+from fgtext.synth.config import SynthConfig
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE
 
-app = typer.Typer(
-    help="FG-Text: fine-grained micro-gesture datasets, agreement and tools.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+app = typer_app("FG-Text: fine-grained micro-gesture datasets, agreement and tools.")
 import_app = typer.Typer(
     help="Make a clip manifest (an unlabelled FG-Text dataset) from existing data.",
     no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
 
-out_console = Console(soft_wrap=True)  # long paths stay on one line (and greppable)
-err_console = Console(stderr=True)
-
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Folder to write the dataset to.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")]
 Parquet = Annotated[bool, typer.Option("--parquet", help="Also write clips.parquet.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-
-
-@contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr, driven by a `progress(done, total)` callback."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-def print_json(data: Any) -> None:
-    """Coloured on a terminal; plain (and exactly parseable) when piped."""
-    if sys.stdout.isatty():
-        out_console.print_json(json.dumps(data), indent=2)
-    else:
-        print(json.dumps(data, indent=2))
+__all__ = ["app", "main", "progress_bar"]  # progress_bar: training's CLI imports it from here
 
 
 # -- synth -------------------------------------------------------------------------------------
+
+
+# The synth options' defaults are SynthConfig's (the one default).
+_SYNTH = SynthConfig()
 
 
 @app.command()
@@ -79,19 +50,23 @@ def synth(
     out: Annotated[Path, typer.Argument(help="Folder for the synthetic dataset.")],
     classes: Annotated[
         str, typer.Option(help="N (first N SMG classes), smg, imigue or a class-list file.")
-    ] = "6",
-    clips_per_class: Annotated[int, typer.Option(help="Clips per class.")] = 8,
-    size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (even numbers).")] = "160x120",
-    fps: Annotated[int, typer.Option(help="Frames per second.")] = 25,
-    seconds: Annotated[float, typer.Option(help="Clip length in seconds.")] = 2.0,
+    ] = str(_SYNTH.classes),
+    clips_per_class: Annotated[int, typer.Option(help="Clips per class.")] = _SYNTH.clips_per_class,
+    size: Annotated[
+        str, typer.Option(help="Frame size WIDTHxHEIGHT (even numbers).")
+    ] = f"{_SYNTH.width}x{_SYNTH.height}",
+    fps: Annotated[int, typer.Option(help="Frames per second.")] = _SYNTH.fps,
+    seconds: Annotated[float, typer.Option(help="Clip length in seconds.")] = _SYNTH.seconds,
     noise: Annotated[
         float, typer.Option(help="Pixel noise (fraction of 255) and figure jitter.")
-    ] = 0.02,
-    annotators: Annotated[int, typer.Option(help="Simulated annotators per clip.")] = 3,
+    ] = _SYNTH.noise,
+    annotators: Annotated[
+        int, typer.Option(help="Simulated annotators per clip.")
+    ] = _SYNTH.annotators,
     annotator_error: Annotated[
         float, typer.Option(help="Chance a simulated annotator mislabels a dimension.")
-    ] = 0.15,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same dataset).")] = 0,
+    ] = _SYNTH.annotator_error,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same dataset).")] = _SYNTH.seed,
     labels: Annotated[
         Path | None, typer.Option(help="Also write the simulated labels to this CSV.")
     ] = None,
@@ -99,7 +74,7 @@ def synth(
 ) -> None:
     """Generate a synthetic micro-gesture dataset: real H.264 clips with ground-truth attributes."""
     from fgtext.merge import write_labels_csv
-    from fgtext.synth import SynthConfig, simulated_labels, synthesize
+    from fgtext.synth import simulated_labels, synthesize
 
     width, height = _parse_size(size)
     config = SynthConfig(
@@ -176,15 +151,13 @@ def import_smg_cmd(
         Path | None,
         typer.Option(help="CSV of sample,subject (default: the sample number is the subject)."),
     ] = None,
-    video_pattern: Annotated[
-        str, typer.Option(help="The RGB video in a sample folder.")
-    ] = "{sample}_color.mp4",
+    video_pattern: Annotated[str, typer.Option(help="The RGB video in a sample folder.")] = (
+        SMG_VIDEO_PATTERN
+    ),
     video_root: Annotated[
         Path | None, typer.Option(help="Separate tree holding the RGB videos (MiGA release).")
     ] = None,
-    frame_base: Annotated[
-        int, typer.Option(help="Number of the first frame in the label files.")
-    ] = 1,
+    frame_base: Annotated[int, typer.Option(help="First frame's number in the label files.")] = 1,
     classes: Classes = None,
     cut: Cut = False,
     parquet: Parquet = False,
@@ -298,6 +271,7 @@ def agreement(
 ) -> None:
     """Cross-annotator agreement per dimension and on the whole 4-tuple."""
     from fgtext.agreement import agreement_report, load_labels
+    from fgtext.reports import print_agreement
 
     report = agreement_report(load_labels(labels), n_bootstrap=bootstrap, seed=seed).to_dict()
     if out is not None:
@@ -306,65 +280,7 @@ def agreement(
     if as_json:
         print_json(report)
     else:
-        print_agreement(report)
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def print_agreement(report: dict[str, Any]) -> None:
-    table = Table(
-        title=f"Agreement: {report['n_clips']} clips, {report['n_annotators']} annotators, "
-        f"{report['n_labels']} labels",
-        caption="α: Krippendorff's alpha (nominal) with bootstrap 95% CI; κ: Fleiss' kappa; "
-        "Cohen κ: mean over annotator pairs",
-    )
-    for column in ("dimension", "α", "α 95% CI", "κ", "agree %", "Cohen κ"):
-        table.add_column(column, justify="left" if column == "dimension" else "right", no_wrap=True)
-    for dim, r in report["dimensions"].items():
-        alpha = r["krippendorff_alpha"]
-        ci = alpha.get("ci95") or [None, None]
-        kappas = [
-            v
-            for i, row in enumerate(r["cohen_kappa"]["matrix"])
-            for j, v in enumerate(row)
-            if i < j and v is not None
-        ]
-        table.add_row(
-            dim, _fmt(alpha["value"]), f"{_fmt(ci[0])}–{_fmt(ci[1])}",
-            _fmt(r["fleiss_kappa"]["value"]), _fmt(_pct(r["percent_agreement"]["value"]), 1),
-            _fmt(sum(kappas) / len(kappas) if kappas else None),
-        )  # fmt: skip
-    out_console.print(table)
-    shown = ("krippendorff_alpha", "fleiss_kappa", "percent_agreement")
-    notes = {r[k]["note"] for r in report["dimensions"].values() for k in shown if r[k].get("note")}
-    for note in sorted(notes):
-        out_console.print(f"[dim]note: {escape(note)}[/]")
-    print_per_class(report)
-
-
-def print_per_class(report: dict[str, Any]) -> None:
-    """Krippendorff's alpha per class and dimension, when the labels name the clips' classes."""
-    dims = {d: r["per_class"] for d, r in report["dimensions"].items() if r.get("per_class")}
-    if not dims:
-        return
-    table = Table(title="Krippendorff's α per class", caption="— : undefined (one category in use)")
-    table.add_column("class")
-    table.add_column("clips", justify="right")
-    for d in dims:
-        table.add_column(d, justify="right", no_wrap=True)
-    first = next(iter(dims.values()))
-    for cls in first:
-        cells = [
-            _fmt(per_class.get(cls, {}).get("krippendorff_alpha")) for per_class in dims.values()
-        ]
-        table.add_row(str(cls), str(first[cls]["n_units"]), *cells)
-    out_console.print(table)
-
-
-def _pct(value: float | None) -> float | None:
-    return None if value is None else 100 * value
+        print_agreement(report, out_console)
 
 
 # -- validate / stats --------------------------------------------------------------------------
@@ -393,49 +309,32 @@ def stats(
     """Clips per class and split, label status, attribute value counts, distinct FG-Texts."""
     from fgtext.dataset import open_dataset
     from fgtext.schema import DIMENSIONS
+    from fgtext.stats import dataset_stats
 
     ds = open_dataset(dataset)
-    per_class: Counter[tuple[int, str]] = Counter()
-    status: Counter[str] = Counter()
-    values = {d: Counter() for d in DIMENSIONS}
-    texts: set[str] = set()
-    annotations = 0
-    for clip in ds.clips():
-        per_class[clip.label, clip.split] += 1
-        status[clip.status] += 1
-        annotations += len(clip.annotations)
-        if clip.attributes:
-            texts.add(clip.text)
-            for d in DIMENSIONS:
-                values[d][clip.attributes[d]] += 1
-    splits = sorted({s for _, s in per_class})
-    result = {
-        "name": ds.name, "clips": sum(status.values()), "classes": len(ds.classes),
-        "splits": {s: sum(n for (_, sp), n in per_class.items() if sp == s) for s in splits},
-        "status": dict(status), "distinct_fg_texts": len(texts),
-        "annotations_per_clip": annotations / max(1, sum(status.values())),
-        "per_class": {c.name: {s: per_class[c.id, s] for s in splits} for c in ds.classes},
-        "attribute_values": {d: dict(values[d].most_common()) for d in DIMENSIONS},
-    }  # fmt: skip
+    result = dataset_stats(ds)
     if as_json:
         print_json(result)
         return
     out_console.print(
         f"[bold]{ds.name}[/]: {result['clips']} clips, {len(ds.classes)} classes, "
-        f"{len(texts)} distinct FG-Texts, {result['annotations_per_clip']:.2f} annotations/clip"
+        f"{result['distinct_fg_texts']} distinct FG-Texts, "
+        f"{result['annotations_per_clip']:.2f} annotations/clip"
     )
-    out_console.print("status: " + ", ".join(f"{k} {v}" for k, v in status.items()))
+    out_console.print("status: " + ", ".join(f"{k} {v}" for k, v in result["status"].items()))
+    splits = list(result["splits"])
     table = Table(title="Clips per class")
     table.add_column("id", justify="right")
     table.add_column("class")
     for s in splits:
         table.add_column(s, justify="right")
     for c in ds.classes:
-        table.add_row(str(c.id), c.name, *(str(per_class[c.id, s]) for s in splits))
+        table.add_row(str(c.id), c.name, *(str(result["per_class"][c.name][s]) for s in splits))
     out_console.print(table)
     for d in DIMENSIONS:
-        if values[d]:
-            top = ", ".join(f"{v} {n}" for v, n in values[d].most_common(8))
+        values = result["attribute_values"][d]
+        if values:
+            top = ", ".join(f"{v} {n}" for v, n in list(values.items())[:8])
             out_console.print(f"[bold]{d}[/]: {top}")
 
 
@@ -451,12 +350,12 @@ def merge(
     out: OutDir,
     rule: Annotated[
         str, typer.Option(help="When labels are final without review: unanimous or majority.")
-    ] = "majority",
+    ] = DEFAULT_CONSENSUS_RULE.value,
     include_unresolved: Annotated[
         bool, typer.Option(help="Keep clips without consensus (status unlabelled).")
     ] = False,
     bootstrap: Annotated[
-        int, typer.Option(help="Bootstrap resamples for the agreement interval.")
+        int, typer.Option(help="Bootstrap resamples (agreement interval).")
     ] = 1000,
     parquet: Parquet = False,
     overwrite: Overwrite = False,
@@ -679,14 +578,7 @@ def demo(
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        app(args=argv, prog_name="fgtext")
-    except FgTextError as e:
-        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
-    except OSError as e:  # permissions, full disk, ...: the user's environment, not a bug
-        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+    run_cli(app, "fgtext", argv)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from fgtext.compose import compose_class_text
+from fgtext.compose import compose_class_text, compose_fg_text
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS, ClassDef, Schema, read_json_file
+from fgtext.vocabulary import ClipStatus, DatasetStatus, is_final
 
 FORMAT_NAME = "fgtext-dataset"
 FORMAT_VERSION = 1
@@ -63,7 +64,7 @@ class Clip(_Strict):
     split: str = Field(pattern=r"^\w+$")
     attributes: dict[str, str] | None = None
     text: str | None = None  # T_fg
-    status: Literal["consensus", "adjudicated", "single", "gold", "unlabelled"] = "unlabelled"
+    status: DatasetStatus = ClipStatus.UNLABELLED.value
     annotations: list[Annotation] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -74,7 +75,7 @@ class Clip(_Strict):
             raise ValueError(
                 f"end_frame {self.end_frame} must be after start_frame {self.start_frame}"
             )
-        labelled = self.status != "unlabelled"
+        labelled = self.status != ClipStatus.UNLABELLED
         if labelled and (self.attributes is None or not self.text):
             raise ValueError(f"a clip with status {self.status!r} needs attributes and text")
         if not labelled and (self.attributes is not None or self.text):
@@ -148,6 +149,31 @@ class _ClipValidator:
         self.seen.add(clip.clip_id)
         self.splits[clip.split] += 1
         return clip
+
+
+def dataset_row(
+    clip: Mapping[str, Any],
+    *,
+    final: Mapping[str, str] | None,
+    status: str,
+    annotations: Iterable[tuple[str, Mapping[str, str]]],
+    schema: Schema,
+) -> dict[str, Any]:
+    """A clips.jsonl row from a clip's fields (clip_id, video, frames, label, split), its
+    labels and where they stand; `fgtext merge` and the store's export both build rows here.
+
+    The one definition of "final": a status in `fgtext.vocabulary.FINAL_STATUSES` (consensus,
+    single, adjudicated; gold too) with final values. A final row carries the values and T_fg
+    composed from them; any other is status "unlabelled" with null attributes and text. Every
+    annotator's labels are listed either way."""
+    settled = final is not None and is_final(status)
+    return {
+        **clip,
+        "attributes": dict(final) if settled else None,
+        "text": compose_fg_text(final, schema) if settled else None,
+        "status": status if settled else ClipStatus.UNLABELLED,
+        "annotations": [{"annotator": n, "attributes": dict(a)} for n, a in annotations],
+    }
 
 
 class DatasetWriter:

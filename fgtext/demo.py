@@ -1,4 +1,4 @@
-"""`fgtext demo` / `make run`: the fgtext pipeline end to end on synthetic data.
+"""`fgtext demo` / `make demo`: the fgtext pipeline end to end on synthetic data.
 
 synthesise clips with gold attributes and simulated annotators -> agreement report ->
 FG-Text dataset of consensus labels, compared with the gold labels.
@@ -14,9 +14,12 @@ from pathlib import Path
 from rich.console import Console
 
 from fgtext.agreement import agreement_report, load_labels
+from fgtext.console import progress_bar as default_progress_bar
 from fgtext.dataset import open_dataset
 from fgtext.merge import merge_labels, write_labels_csv
+from fgtext.reports import print_agreement
 from fgtext.synth import SynthConfig, simulated_labels, synthesize
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE
 
 ProgressBar = Callable[[str], AbstractContextManager[Callable[[int, int], None]]]
 
@@ -29,11 +32,8 @@ def run_demo(
     console: Console | None = None,
     progress_bar: ProgressBar | None = None,
 ) -> dict[str, float]:
-    from fgtext.cli import print_agreement
-    from fgtext.cli import progress_bar as default_bar
-
     console = console or Console()
-    progress_bar = progress_bar or default_bar
+    progress_bar = progress_bar or default_progress_bar
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config = SynthConfig(
@@ -52,10 +52,12 @@ def run_demo(
     console.rule("2. Cross-annotator agreement")
     report = agreement_report(load_labels(labels)).to_dict()
     (out / "agreement.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print_agreement(report)
+    print_agreement(report, console)
 
     console.rule("3. Export the FG-Text dataset (majority consensus)")
-    result = merge_labels(gold_root, labels, out / "dataset", rule="majority", overwrite=True)
+    result = merge_labels(
+        gold_root, labels, out / "dataset", rule=DEFAULT_CONSENSUS_RULE, overwrite=True
+    )
     gold = {c.clip_id: c.attributes for c in open_dataset(gold_root).clips()}
     final = list(open_dataset(out / "dataset").clips())
     correct = sum(c.attributes == gold[c.clip_id] for c in final)

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from fgtext.agreement import LabelTable, agreement_report, load_labels
-from fgtext.compose import compose_fg_text
-from fgtext.consensus import ConsensusRule, consensus
-from fgtext.dataset import DatasetWriter, open_dataset
+from fgtext.consensus import consensus
+from fgtext.dataset import DatasetWriter, dataset_row, open_dataset
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ClipStatus
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def merge_labels(
     labels: str | Path,
     out: str | Path,
     *,
-    rule: ConsensusRule = "majority",
+    rule: str = DEFAULT_CONSENSUS_RULE,
     include_unresolved: bool = False,
     n_bootstrap: int = 1000,
     parquet: bool = False,
@@ -76,23 +76,20 @@ def merge_labels(
             annotations = by_clip.get(clip.clip_id, [])
             final, status = consensus([a for _, a in annotations], rule)
             counts[status] += 1
-            row: dict[str, Any] = clip.model_dump() | {
-                "video": str(ds.video_path(clip).resolve()),
-                "annotations": [{"annotator": n, "attributes": a} for n, a in annotations],
-                "attributes": final,
-                "text": compose_fg_text(final, ds.schema) if final else None,
-                "status": status if final else "unlabelled",
-            }
-            if final or include_unresolved:
+            row = dataset_row(
+                clip.model_dump() | {"video": str(ds.video_path(clip).resolve())},
+                final=final, status=status, annotations=annotations, schema=ds.schema,
+            )  # fmt: skip
+            if row["status"] != ClipStatus.UNLABELLED or include_unresolved:
                 w.add(row)
                 written += 1
         w.agreement = report.summary()
     return MergeResult(
         written=written,
-        consensus=counts["consensus"],
-        single=counts["single"],
-        unresolved=counts["disputed"],
-        unlabelled=counts["unlabelled"],
+        consensus=counts[ClipStatus.CONSENSUS],
+        single=counts[ClipStatus.SINGLE],
+        unresolved=counts[ClipStatus.DISPUTED],
+        unlabelled=counts[ClipStatus.UNLABELLED],
     )
 
 

@@ -20,12 +20,22 @@ from fgtext.errors import FgTextError
 
 DIMENSIONS: tuple[str, ...] = ("initiator", "receiver", "direction", "motion_type")
 SCHEMA_FORMAT = "fgtext-schema/1"
-CLASSES_FORMAT = "fgtext-classes/1"
 DEFAULT_TEMPLATES = {
     "fg_text": "{initiator} {motion} {receiver} {direction}",
     "class_text": "A video of a person showing the micro-gesture: {name}.",
 }
 BUILTIN_CLASS_LISTS = ("smg", "imigue")
+
+
+@dataclass(frozen=True)
+class AttributeProblem:
+    """What is wrong with a label: `kind` is not_object, unknown_dimension, missing or
+    not_allowed; `allowed` the dimension's values (the dimensions, for the first two)."""
+
+    kind: str
+    dimension: str | None
+    value: object
+    allowed: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -57,19 +67,37 @@ class Schema:
             )
         return value
 
+    def attribute_problem(self, attributes: object) -> AttributeProblem | None:
+        """The first thing wrong with a full set of the four attributes, or None: the one rule
+        of what a valid label is (`check_attributes` and the annotation store phrase it)."""
+        if not isinstance(attributes, Mapping):
+            return AttributeProblem("not_object", None, attributes, DIMENSIONS)
+        for key in attributes:
+            if key not in DIMENSIONS:
+                return AttributeProblem("unknown_dimension", str(key), attributes[key], DIMENSIONS)
+        for d in DIMENSIONS:
+            value = attributes.get(d)
+            if value in (None, ""):
+                return AttributeProblem("missing", d, value, self.values(d))
+            if not isinstance(value, str) or value not in self.dimensions[d]:
+                return AttributeProblem("not_allowed", d, value, self.values(d))
+        return None
+
     def check_attributes(self, attributes: object, *, where: str = "") -> dict[str, str]:
         """Validate a full set of the four attributes; returns them in dimension order."""
-        if not isinstance(attributes, Mapping):
+        problem = self.attribute_problem(attributes)
+        if problem is None:
+            return {d: attributes[d] for d in DIMENSIONS}
+        if problem.kind == "not_object":
             raise FgTextError(f"{where}attributes must be an object with {', '.join(DIMENSIONS)}")
-        extra = sorted(set(attributes) - set(DIMENSIONS))
-        if extra:
+        if problem.kind == "unknown_dimension":
             raise FgTextError(
-                f"{where}unknown dimension {extra[0]!r}; the dimensions are {', '.join(DIMENSIONS)}"
+                f"{where}unknown dimension {problem.dimension!r}; the dimensions are "
+                f"{', '.join(DIMENSIONS)}"
             )
-        missing = [d for d in DIMENSIONS if attributes.get(d) in (None, "")]
-        if missing:
-            raise FgTextError(f"{where}missing attribute {missing[0]!r}")
-        return {d: self.check_value(d, attributes[d], where=where) for d in DIMENSIONS}
+        if problem.kind == "missing":
+            raise FgTextError(f"{where}missing attribute {problem.dimension!r}")
+        return self.check_value(problem.dimension, problem.value, where=where)  # raises
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,4 +1,4 @@
-"""Alembic environment of the fgtext annotation store (target: the store's SQLModel metadata).
+"""Alembic environment of the fgtext annotation store (target: the store's own metadata, STORE_METADATA).
 
 Run from code (`fgtext.store.migrate`), which hands over a connection in
 `config.attributes["connection"]`, or from the `alembic` command line, which connects to
@@ -11,13 +11,12 @@ import os
 from logging.config import fileConfig
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import fgtext.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from fgtext.store.db import create_db_engine
+from fgtext.store.models import STORE_METADATA
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = STORE_METADATA
 
 if config.config_file_name is not None and config.attributes.get("connection") is None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)

@@ -10,10 +10,14 @@ fail under CI (CI=true), so a missing server can never turn the suite green sile
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("FGTEXT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -32,6 +36,19 @@ def _pg_admin_connection():
 def _sqlalchemy_url(admin_url: str, database: str) -> str:
     base, _, _ = admin_url.rpartition("/")
     return base.replace("postgresql://", "postgresql+psycopg://", 1) + "/" + database
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory) -> Path:
+    """The checkout built as a wheel (offline, once per test session)."""
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(out), str(ROOT)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = out.glob("fgtext-*.whl")
+    return wheel
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,19 +7,9 @@ lists them in `COMMANDS`. Every user mistake is one line on stderr and exit stat
 
 from __future__ import annotations
 
-import typer
-from rich.console import Console
-from rich.markup import escape
+from fgtext.console import run_cli, typer_app
 
-from fgtext.errors import FgTextError
-
-app = typer.Typer(
-    help="FG-SGL: micro-gesture recognition with fine-grained semantic guidance.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-err_console = Console(stderr=True)
+app = typer_app("FG-SGL: micro-gesture recognition with fine-grained semantic guidance.")
 
 
 def _register_commands() -> None:
@@ -35,11 +25,16 @@ def _register_commands() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     _register_commands()
+    run_cli(app, "fgsgl-train", argv)
+
+
+def run(argv: list[str]) -> int:
+    """`fgsgl-train ARGV` as an exit status, for callers that go on afterwards (ablate)."""
     try:
-        app(args=argv, prog_name="fgsgl-train")
-    except (FgTextError, OSError) as e:  # the user's input or environment, not a bug
-        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+        main(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,14 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fgtext.cli import progress_bar
+from fgtext.console import out_console, progress_bar
 from fgtext.errors import FgTextError
-
-out_console = Console(soft_wrap=True)
 
 DatasetArg = Annotated[Path, typer.Argument(help="An FG-Text dataset folder (fgtext-dataset/1).")]
 

@@ -7,28 +7,30 @@ from the environment (LOCAL_RANK, RANK, WORLD_SIZE), which the Trainer reads.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fgtext.console import err_console, fmt, out_console
 from fgtext.errors import FgTextError
 from training.config import DataConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig
 
-out_console = Console(soft_wrap=True)
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
 # Each default comes from the config dataclasses (training.config): one place.
 _D, _M, _L, _O = DataConfig, ModelConfig, LossConfig, OptimConfig
+_FIELDS = {f.name for cls in (_D, _M, _L, _O) for f in dataclasses.fields(cls)}
+
+
+def _config(cls, options: dict, **spelled_out):
+    """`cls` from the options named as its fields, and the ones given here."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    named = {k: v for k, v in options.items() if k in names and k not in spelled_out}
+    return cls(**named, **spelled_out)
 
 
 def train_command(
@@ -136,53 +138,17 @@ def train_command(
     """Train FG-SGL on a dataset; everything lands in --out (config, logs, weights, metrics)."""
     from training.run import train
 
+    # the options are named as the config fields they set (bar the few spelled out here)
+    options = {k: v for k, v in locals().items() if k in _FIELDS}
     config = TrainConfig(
         out=str(out),
         checkpoint=str(model),
-        data=DataConfig(
-            dataset=str(dataset),
-            text_cache=str(text_cache) if text_cache else None,
-            num_frames=frames,
-            image_size=image_size,
-            train_split=train_split,
-            val_split=val_split,
-            test_split=test_split,
-            workers=workers,
-        ),
-        model=ModelConfig(
-            lora_rank=lora_rank,
-            mid_layer=mid_layer,
-            fg_loss=fg_loss,
-            activation_checkpointing=activation_checkpointing,
-        ),
-        loss=LossConfig(
-            lambda_fg=lambda_fg,
-            lambda_cp=lambda_cp,
-            stage1_epochs=stage1_epochs,
-            fg_sa=not no_fg_sa,
-            cp_a=not no_cp_a,
-            mlco=not no_mlco,
-            fg_text=fg_text,
-        ),
-        optim=OptimConfig(
-            preset=preset,
-            lr=lr,
-            epochs=epochs,
-            batch_size=batch_size,
-            global_batch=global_batch,
-            grad_accum=grad_accum,
-            eval_batch_size=eval_batch_size,
-            weight_decay=weight_decay,
-            warmup_ratio=warmup_ratio,
-            max_grad_norm=max_grad_norm,
-            bf16=bf16,
-            seed=seed,
-            full_determinism=full_determinism,
-            logging_steps=logging_steps,
-            deepspeed=deepspeed,
-            stop_after_epochs=stop_after_epochs,
-        ),
-    )
+        data=_config(DataConfig, options, dataset=str(dataset), num_frames=frames,
+                     text_cache=str(text_cache) if text_cache else None),
+        model=_config(ModelConfig, options),
+        loss=_config(LossConfig, options, fg_sa=not no_fg_sa, cp_a=not no_cp_a, mlco=not no_mlco),
+        optim=_config(OptimConfig, options),
+    )  # fmt: skip
     metrics = train(config, resume=resume)
     if int(os.environ.get("RANK", "0")) != 0:  # one report per run, not per process
         return
@@ -211,7 +177,7 @@ def _print_split_table(title: str, reports: dict) -> None:
     for column in ("split", "clips", "top-1", "top-5"):
         table.add_column(column, justify="left" if column == "split" else "right")
     for split, report in reports.items():
-        table.add_row(split, str(report["clips"]), _fmt(report["top1"]), _fmt(report["top5"]))
+        table.add_row(split, str(report["clips"]), fmt(report["top1"]), fmt(report["top5"]))
     out_console.print(table)
 
 
@@ -235,7 +201,7 @@ def evaluate_command(
     table.add_column("class")
     table.add_column("accuracy", justify="right")
     for name, accuracy in metrics[split]["per_class_accuracy"].items():
-        table.add_row(escape(name), _fmt(accuracy))
+        table.add_row(escape(name), fmt(accuracy))
     out_console.print(table)
 
 
@@ -264,9 +230,9 @@ def predict_command(
             text = result["fg_texts"][i] if i < len(result["fg_texts"]) else None
             table.add_row(
                 escape(cls["name"]) if cls else "",
-                _fmt(cls["probability"]) if cls else "",
+                fmt(cls["probability"]) if cls else "",
                 escape(text["text"]) if text else "",
-                _fmt(text["similarity"]) if text else "",
+                fmt(text["similarity"]) if text else "",
             )
         out_console.print(table)
 
@@ -388,18 +354,11 @@ ablate_command.context_settings = {"allow_extra_args": True, "ignore_unknown_opt
 def _run_ablation(ablate, runs, dataset: Path, model: Path, train_args: list[str]) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from training.cli import main as fgsgl_train
-
-    def train(argv: list[str]) -> int:
-        try:
-            fgsgl_train(argv)
-        except SystemExit as e:
-            return int(e.code or 0)
-        return 0
+    from training.cli import run
 
     progress = Progress(
         "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=err_console,
     )  # fmt: skip
     with progress:
         task = progress.add_task("ablation runs", total=len(runs))
@@ -413,7 +372,7 @@ def _run_ablation(ablate, runs, dataset: Path, model: Path, train_args: list[str
             progress.advance(task)
 
         ablate.run_grid(
-            runs, dataset=dataset, model=model, train_args=train_args, train=train,
+            runs, dataset=dataset, model=model, train_args=train_args, train=run,
             on_progress=on_progress,
         )  # fmt: skip
 

@@ -3,7 +3,7 @@
 Decoding full-resolution video is the data-loading bottleneck (DESIGN.md: ~2 clips/s/core at
 1080p against ~16 at 640x480), so training reads a copy of each clip's segment, decoded with
 decord (the same frame numbering training uses), resized to size x size and re-encoded as H.264
-with PyAV. The annotators keep the originals.
+with fgtext's one encoder setting (`fgtext.video`). The annotators keep the originals.
 
 Layout (default folder `DATASET/training-copy/<size>px/`):
 
@@ -35,6 +35,7 @@ from typing import Any
 
 from fgtext.dataset import open_dataset
 from fgtext.errors import FgTextError
+from fgtext.video import H264Writer
 
 __all__ = [
     "COPY_FORMAT",
@@ -49,7 +50,6 @@ COPY_MANIFEST = "copy.json"
 COPY_FORMAT = "fgsgl-training-copy/1"
 _CHUNK = 32  # frames decoded at a time: bounds memory on long segments
 # high quality (micro-gestures are small motions), no B-frames (no reordering for decord)
-_X264_OPTIONS = {"crf": "18", "preset": "veryfast", "x264-params": "bframes=0"}
 
 
 def default_copy_folder(dataset_dir: str | Path, size: int) -> Path:
@@ -150,7 +150,6 @@ def _file_name(
 
 def _transcode(job: _Job) -> tuple[str, int | None, str | None]:
     """(clip_id, frames written or None, error) — in a worker process."""
-    import av
     import decord
 
     source = Path(job.source)
@@ -170,21 +169,19 @@ def _transcode(job: _Job) -> tuple[str, int | None, str | None]:
     fps = Fraction(reader.get_avg_fps() or 25).limit_denominator(1001)
     target = Path(job.target)
     tmp = temporary_path(target)
+    writer = None
     try:
-        with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
-            stream = out.add_stream("libx264", rate=fps)
-            stream.width = stream.height = job.size
-            stream.pix_fmt = "yuv420p"
-            stream.codec_context.thread_count = 1  # the workers are the parallelism
-            stream.options = dict(_X264_OPTIONS)
-            for first in range(job.start, end, _CHUNK):
-                indices = list(range(first, min(first + _CHUNK, end)))
-                for rgb in reader.get_batch(indices).asnumpy():
-                    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                    out.mux(stream.encode(frame.reformat(format="yuv420p")))
-            out.mux(stream.encode())
+        # fgtext's one H.264 setting; one encoder thread (the workers are the parallelism)
+        writer = H264Writer(tmp, rate=fps, width=job.size, height=job.size)
+        for first in range(job.start, end, _CHUNK):
+            indices = list(range(first, min(first + _CHUNK, end)))
+            for rgb in reader.get_batch(indices).asnumpy():
+                writer.write_rgb(rgb)
+        writer.close()
         os.replace(tmp, target)
     except Exception as e:  # a corrupt source fails mid-way in decord or the encoder
+        if writer is not None:
+            writer.abandon()
         return job.clip_id, None, f"cannot transcode {source}: {str(e).strip()[:200]}"
     finally:
         tmp.unlink(missing_ok=True)

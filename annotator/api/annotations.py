@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from annotator.api.models import AnnotationPublic, AnnotationSubmit, AnnotationUpdate, ClipPublic
+from annotator import policies
+from annotator.api.models import (
+    NOT_IN_SCHEMA,
+    AnnotationPublic,
+    AnnotationSubmit,
+    AnnotationUpdate,
+    ClipPublic,
+    described,
+)
 from annotator.api.projects import clip_public
 from annotator.deps import CurrentUser, SessionDep
-from annotator.policy import (
-    require_annotation_edit,
-    require_annotation_read,
-    require_clip_access,
-    require_project_access,
-)
 from fgtext import store
 from fgtext.store import Annotation
 
@@ -23,68 +25,52 @@ router = APIRouter(tags=["annotations"])
     "/clips/{clip_id}/annotations",
     response_model=AnnotationPublic,
     status_code=status.HTTP_201_CREATED,
-    responses={
-        409: {"description": "A different annotation of this clip exists, or the clip is full"},
-        422: {"description": "A value the project's schema does not allow"},
-    },
+    responses=described(
+        {409: "A different annotation of this clip exists, or the clip is full", 422: NOT_IN_SCHEMA}
+    ),
 )
 def submit_annotation(
     clip_id: int, body: AnnotationSubmit, session: SessionDep, user: CurrentUser
 ) -> Annotation:
     """Label a clip. Sending the same values again returns the stored annotation unchanged."""
-    clip, _ = require_clip_access(session, user, clip_id)
-    return store.submit_annotation(
-        session,
-        clip=clip,
-        user=user,
-        attributes=body.attributes,
-        unsure=body.unsure,
-        note=body.note,
-        seconds_spent=body.seconds_spent,
-    )
+    clip, _ = policies.clips.require_annotate(session, user, clip_id)
+    return store.submit_annotation(session, clip=clip, user=user, **body.labels())
 
 
 @router.get("/annotations/{annotation_id}", response_model=AnnotationPublic)
 def get_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> Annotation:
     """One's own annotation (reviewers and admins: anyone's in their projects)."""
-    return require_annotation_read(session, user, annotation_id)
+    return policies.annotations.require_read(session, user, annotation_id)
 
 
 @router.put(
     "/annotations/{annotation_id}",
     response_model=AnnotationPublic,
-    responses={409: {"description": "`version` is not the stored version: nothing was changed"}},
+    responses=described({409: "`version` is not the stored version: nothing was changed"}),
 )
 def update_annotation(
     annotation_id: int, body: AnnotationUpdate, session: SessionDep, user: CurrentUser
 ) -> Annotation:
     """Change one's own annotation; `version` must be the version it was read at."""
-    annotation = require_annotation_edit(session, user, annotation_id)
+    annotation = policies.annotations.require_edit(session, user, annotation_id)
     return store.update_annotation(
-        session,
-        annotation=annotation,
-        user=user,
-        attributes=body.attributes,
-        expected_version=body.version,
-        unsure=body.unsure,
-        note=body.note,
-        seconds_spent=body.seconds_spent,
+        session, annotation=annotation, user=user, expected_version=body.version, **body.labels()
     )
 
 
 @router.delete(
     "/annotations/{annotation_id}",
     response_model=ClipPublic,
-    responses={409: {"description": "The clip has been adjudicated: edit instead"}},
+    responses=described({409: "The clip has been adjudicated: edit instead"}),
 )
 def withdraw_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> ClipPublic:
     """Undo one's own submission: the annotation is removed (the audit log keeps its values)
     and its clip is leased back to the author, who is handed it again by `next`."""
-    annotation = require_annotation_edit(session, user, annotation_id)
+    annotation = policies.annotations.require_edit(session, user, annotation_id, "withdraws")
     return clip_public(store.withdraw_annotation(session, annotation=annotation, user=user))
 
 
 @router.get("/projects/{project_id}/annotations/mine", response_model=list[AnnotationPublic])
 def my_annotations(project_id: int, session: SessionDep, user: CurrentUser) -> list[Annotation]:
-    project = require_project_access(session, user, project_id)
+    project = policies.projects.require_access(session, user, project_id)
     return store.list_annotations(session, project=project, user=user)

@@ -5,16 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from sqlmodel import Session
 
-from annotator.api.models import LoginRequest, SessionPublic, UserPublic
-from annotator.auth import (
-    csrf_token,
-    end_session,
-    hash_password,
-    needs_rehash,
-    require_csrf,
-    start_session,
-    verify_password,
-)
+from annotator import auth
+from annotator.api.models import LoginRequest, SessionPublic, UserPublic, described
 from annotator.deps import CurrentUser, SessionDep
 from fgtext import store
 
@@ -28,15 +20,12 @@ def _client_address(request: Request) -> str:
 @router.post(
     "/login",
     response_model=SessionPublic,
-    responses={
-        401: {"description": "Wrong username or password"},
-        429: {"description": "Too many failed logins"},
-    },
+    responses=described({401: "Wrong username or password", 429: "Too many failed logins"}),
 )
 def login(body: LoginRequest, request: Request, session: SessionDep) -> SessionPublic:
     """Start a session (an HttpOnly cookie) and return the CSRF token for later writes."""
     user = authenticate(request, session, body.username, body.password)
-    token = start_session(request, user.id, user.password_hash)
+    token = auth.start_session(request, user.id, user.password_hash)
     return SessionPublic(user=UserPublic.model_validate(user), csrf_token=token)
 
 
@@ -53,28 +42,25 @@ def authenticate(request: Request, session: Session, username: str, password: st
             headers={"Retry-After": str(wait)},
         )
     user = store.get_user_by_username(session, username=username)
-    password_ok = verify_password(user.password_hash if user else None, password)
+    password_ok = auth.verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.is_active:
         limiter.record_failure(username, client)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     limiter.reset(username, client)
-    if needs_rehash(user.password_hash):  # argon2 parameters were raised since it was hashed
+    if auth.needs_rehash(user.password_hash):  # argon2 parameters were raised since it was hashed
         user = store.update_user(
-            session, user=user, password_hash=hash_password(password), actor=user
+            session, user=user, password_hash=auth.hash_password(password), actor=user
         )
     return user
 
 
 @router.post(
-    "/logout", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(require_csrf)]
+    "/logout", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(auth.require_csrf)]
 )
 def logout(request: Request) -> None:
-    end_session(request)
+    auth.end_session(request)
 
 
 @router.get("/me", response_model=SessionPublic)
 def me(request: Request, user: CurrentUser) -> SessionPublic:
-    token = csrf_token(request)
-    if token is None:  # a session from before CSRF tokens: give it one
-        token = start_session(request, user.id, user.password_hash)
-    return SessionPublic(user=UserPublic.model_validate(user), csrf_token=token)
+    return SessionPublic(user=UserPublic.model_validate(user), csrf_token=auth.csrf_token(request))

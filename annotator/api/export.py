@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from annotator import policies
 from annotator.deps import CurrentUser, SessionDep
-from annotator.policy import ADMIN, require_project_access, require_role
 from fgtext import store
 
 router = APIRouter(tags=["export"])
@@ -38,8 +38,7 @@ def export_project(
         False, description="Put the videos in the zip (else rows hold the server's paths)."
     ),
 ) -> FileResponse:
-    project = require_project_access(session, user, project_id)
-    require_role(user, ADMIN)
+    project = policies.projects.require_admin(session, user, project_id)
     work = Path(tempfile.mkdtemp(prefix="fgtext-export-"))
     try:
         stem = _file_stem(project.name)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from annotator import policies
+from annotator.api.models import described
 from annotator.deps import CurrentUser, SessionDep, SettingsDep
 from annotator.media import resolve_media_file, video_info
-from annotator.policy import require_clip_access
 
 router = APIRouter(tags=["media"])
 
@@ -16,17 +17,19 @@ router = APIRouter(tags=["media"])
 @router.get(
     "/media/{clip_id}",
     response_class=FileResponse,
-    responses={
-        206: {"description": "The requested byte range (Content-Range)"},
-        416: {"description": "The range lies beyond the end of the file"},
-    },
+    responses=described(
+        {
+            206: "The requested byte range (Content-Range)",
+            416: "The range lies beyond the end of the file",
+        }
+    ),
 )
 def clip_media(
     clip_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> FileResponse:
     """The clip's video file. `Range: bytes=START-END` answers 206 with that part (browsers
     seek with it); the file is sent in chunks, never read whole."""
-    clip, project = require_clip_access(session, user, clip_id)
+    clip, project = policies.clips.require_access(session, user, clip_id)
     path = resolve_media_file(settings.media_root, clip.video, base=project.media_root)
     # private: the response depends on who asks, so shared caches must not keep it
     return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
@@ -37,5 +40,5 @@ def clip_media_info(
     clip_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> dict[str, float | int | None]:
     """The clip video's fps, frames, duration (s), width and height (for frame stepping)."""
-    clip, project = require_clip_access(session, user, clip_id)
+    clip, project = policies.clips.require_access(session, user, clip_id)
     return video_info(resolve_media_file(settings.media_root, clip.video, base=project.media_root))

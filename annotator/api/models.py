@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
+from fgtext.schema import DIMENSIONS
 from fgtext.store.models import as_utc
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ConsensusRule, Role
 
-Role = Literal["admin", "reviewer", "annotator"]
-ConsensusRule = Literal["unanimous", "majority"]
+
+def described(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route from {status code: description}."""
+    return {code: {"description": text} for code, text in codes.items()}
+
+
+# The 422 of every route that takes the four values.
+NOT_IN_SCHEMA = "A value the project's schema does not allow"
 
 
 # SQLite hands timestamps back naive; they are UTC, and the API says so ("...Z").
@@ -47,7 +55,7 @@ class SessionPublic(BaseModel):
 class UserCreate(BaseModel):
     username: str = Field(min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
     password: str = Field(min_length=8, max_length=1000)
-    role: Role = "annotator"
+    role: Role = Role.ANNOTATOR
 
 
 class UserUpdate(BaseModel):
@@ -67,7 +75,7 @@ class ProjectCreate(BaseModel):
         "root (FGTEXT_MEDIA_ROOT); relative paths are relative to the media root.",
     )
     annotators_per_clip: int = Field(default=2, ge=1, le=50)
-    consensus_rule: ConsensusRule = "majority"
+    consensus_rule: ConsensusRule = DEFAULT_CONSENSUS_RULE
 
 
 class ClipsAdd(BaseModel):
@@ -82,6 +90,12 @@ class ClassPublic(BaseModel):
     id: int
     name: str
     text: str
+
+
+# GET /projects/{id}/fg-text: one optional query parameter per dimension.
+FgTextDraftQuery = create_model(
+    "FgTextDraftQuery", **{d: (str | None, Field(default=None)) for d in DIMENSIONS}
+)
 
 
 class ProjectPublic(_FromRows):
@@ -132,6 +146,10 @@ class AnnotationSubmit(BaseModel):
     unsure: bool = False
     note: str = Field(default="", max_length=2000)
     seconds_spent: float | None = Field(default=None, ge=0)
+
+    def labels(self) -> dict[str, object]:
+        """The store's keyword arguments for these values (attributes, unsure, note, time)."""
+        return self.model_dump(include={"attributes", "unsure", "note", "seconds_spent"})
 
 
 class AnnotationUpdate(AnnotationSubmit):

@@ -6,31 +6,26 @@ only tree the server reads from; a relative path is taken relative to the media 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from sqlmodel import Session
 
+from annotator import policies
 from annotator.api.models import (
     AddedClips,
     ClassPublic,
     ClipPublic,
     ClipsAdd,
+    FgTextDraftQuery,
     MemberAdd,
     ProjectCreate,
     ProjectDetail,
     ProjectPublic,
     UserPublic,
 )
-from annotator.deps import CurrentUser, SessionDep, SettingsDep
+from annotator.deps import CurrentUser, Page, SessionDep, SettingsDep, paged
 from annotator.media import resolve_dataset_dir
-from annotator.policy import (
-    ADMIN,
-    require_project_access,
-    require_role,
-    visible_progress,
-    visible_projects,
-)
 from fgtext import store
 from fgtext.compose import compose_fg_text_draft
 from fgtext.errors import FgTextError
@@ -67,7 +62,7 @@ def project_detail(session: Session, project: Project) -> ProjectDetail:
 @router.get("", response_model=list[ProjectPublic])
 def list_projects(session: SessionDep, user: CurrentUser) -> list[Project]:
     """Every project for admins; one's own projects for everyone else."""
-    return visible_projects(session, user)
+    return policies.projects.visible(session, user)
 
 
 @router.post(
@@ -79,7 +74,7 @@ def list_projects(session: SessionDep, user: CurrentUser) -> list[Project]:
 def create_project(
     body: ProjectCreate, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> ProjectDetail:
-    require_role(user, ADMIN)
+    policies.users.require_manage(user)
     project = store.create_project_from_dataset(
         session,
         name=body.name,
@@ -95,7 +90,7 @@ def create_project(
 @router.get("/{project_id}", response_model=ProjectDetail, response_model_by_alias=True)
 def get_project(project_id: int, session: SessionDep, user: CurrentUser) -> ProjectDetail:
     """The project with its vocabulary (`schema`) and classes."""
-    return project_detail(session, require_project_access(session, user, project_id))
+    return project_detail(session, policies.projects.require_access(session, user, project_id))
 
 
 @router.post("/{project_id}/clips", response_model=AddedClips, status_code=status.HTTP_201_CREATED)
@@ -103,8 +98,7 @@ def add_clips(
     project_id: int, body: ClipsAdd, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> AddedClips:
     """Add the clips of another dataset folder (same rules as project creation)."""
-    project = require_project_access(session, user, project_id)
-    require_role(user, ADMIN)
+    project = policies.projects.require_admin(session, user, project_id)
     dataset_dir = resolve_dataset_dir(settings.media_root, body.dataset_dir)
     added = store.add_clips_from_dataset(
         session, project=project, dataset_dir=dataset_dir, actor=user
@@ -116,17 +110,11 @@ def add_clips(
 
 @router.get("/{project_id}/clips", response_model=list[ClipPublic])
 def list_clips(
-    project_id: int,
-    session: SessionDep,
-    user: CurrentUser,
-    offset: int = Query(0, ge=0),
-    limit: int = Query(100, ge=1, le=1000),
+    project_id: int, session: SessionDep, user: CurrentUser, page: Annotated[Page, paged(100, 1000)]
 ) -> list[ClipPublic]:
-    project = require_project_access(session, user, project_id)
-    return [
-        clip_public(c)
-        for c in store.list_clips(session, project=project, offset=offset, limit=limit)
-    ]
+    project = policies.projects.require_access(session, user, project_id)
+    clips = store.list_clips(session, project=project, offset=page.offset, limit=page.limit)
+    return [clip_public(c) for c in clips]
 
 
 @router.post(
@@ -135,8 +123,7 @@ def list_clips(
 def add_member(
     project_id: int, body: MemberAdd, session: SessionDep, user: CurrentUser
 ) -> store.User:
-    project = require_project_access(session, user, project_id)
-    require_role(user, ADMIN)
+    project = policies.projects.require_admin(session, user, project_id)
     member = store.get_user_by_username(session, username=body.username)
     if member is None:
         raise NotFoundError(f"user {body.username!r} does not exist")
@@ -149,17 +136,13 @@ def fg_text(
     project_id: int,
     session: SessionDep,
     user: CurrentUser,
-    initiator: str | None = None,
-    receiver: str | None = None,
-    direction: str | None = None,
-    motion_type: str | None = None,
+    query: Annotated[FgTextDraftQuery, Query()],
 ) -> dict[str, Any]:
     """The FG-Text sentence these attribute values produce under the project's schema; a
     missing value shows as "[dimension]" (`complete` is false). The annotation page's live
     sentence."""
-    project = require_project_access(session, user, project_id)
-    values = {"initiator": initiator, "receiver": receiver, "direction": direction,
-              "motion_type": motion_type}  # fmt: skip
+    project = policies.projects.require_access(session, user, project_id)
+    values = query.model_dump()
     try:
         text = compose_fg_text_draft(values, store.project_schema(project))
     except FgTextError as e:
@@ -170,5 +153,7 @@ def fg_text(
 @router.get("/{project_id}/progress")
 def progress(project_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Clips by status and annotations done (members; annotators see only their own row)."""
-    project = require_project_access(session, user, project_id)
-    return visible_progress(user, store.project_progress(session, project=project))
+    project = policies.projects.require_access(session, user, project_id)
+    return policies.projects.visible_progress(
+        user, store.project_progress(session, project=project)
+    )

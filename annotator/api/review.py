@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlmodel import Session
 
+from annotator import policies
 from annotator.api.models import (
+    NOT_IN_SCHEMA,
     AdjudicationPublic,
     AdjudicationRequest,
     AnnotationPublic,
     ClipReview,
     LabelledAnnotation,
+    described,
 )
 from annotator.api.projects import clip_public
-from annotator.deps import CurrentUser, SessionDep
-from annotator.policy import (
-    require_clip_access,
-    require_project_review,
-)
+from annotator.deps import CurrentUser, Page, SessionDep, paged
 from fgtext import store
 from fgtext.store import Adjudication, Clip
 
@@ -29,43 +28,37 @@ router = APIRouter(tags=["review"])
 @router.get("/projects/{project_id}/agreement")
 def agreement(project_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Per-dimension agreement (Krippendorff's alpha with a bootstrap CI, Fleiss' kappa, ...)."""
-    project = require_project_review(session, user, project_id)
+    project = policies.projects.require_review(session, user, project_id)
     return store.project_agreement(session, project=project)
 
 
 @router.get("/projects/{project_id}/review", response_model=list[ClipReview])
 def review_queue(
-    project_id: int,
-    session: SessionDep,
-    user: CurrentUser,
-    offset: int = Query(0, ge=0),
-    limit: int = Query(50, ge=1, le=500),
+    project_id: int, session: SessionDep, user: CurrentUser, page: Annotated[Page, paged(50, 500)]
 ) -> list[ClipReview]:
     """Clips whose annotators disagree beyond the project's rule, oldest first, with their
     labels (a page of them)."""
-    project = require_project_review(session, user, project_id)
-    queue = store.review_queue(session, project=project)[offset : offset + limit]
+    project = policies.projects.require_review(session, user, project_id)
+    queue = page.of(store.review_queue(session, project=project))
     return [clip_review(session, clip) for clip in queue]
 
 
 @router.get("/clips/{clip_id}/annotations", response_model=ClipReview)
 def clip_annotations(clip_id: int, session: SessionDep, user: CurrentUser) -> ClipReview:
-    clip, project = require_clip_access(session, user, clip_id)
-    require_project_review(session, user, project.id)
+    clip, _ = policies.clips.require_review(session, user, clip_id)
     return clip_review(session, clip)
 
 
 @router.post(
     "/clips/{clip_id}/adjudication",
     response_model=AdjudicationPublic,
-    responses={422: {"description": "A value the project's schema does not allow"}},
+    responses=described({422: NOT_IN_SCHEMA}),
 )
 def adjudicate(
     clip_id: int, body: AdjudicationRequest, session: SessionDep, user: CurrentUser
 ) -> Adjudication:
     """Set the clip's final values, with the reason (replaces an earlier decision)."""
-    clip, project = require_clip_access(session, user, clip_id)
-    require_project_review(session, user, project.id)
+    clip, _ = policies.clips.require_adjudicate(session, user, clip_id)
     return store.adjudicate(
         session, clip=clip, reviewer=user, attributes=body.attributes, reason=body.reason
     )

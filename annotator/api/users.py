@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from annotator import policies
 from annotator.api.models import UserCreate, UserPublic, UserUpdate
 from annotator.auth import hash_password
 from annotator.deps import CurrentUser, SessionDep
-from annotator.policy import ADMIN, require_role
 from fgtext import store
-from fgtext.store import PermissionDeniedError
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("", response_model=list[UserPublic])
 def list_users(session: SessionDep, user: CurrentUser) -> list[store.User]:
-    require_role(user, ADMIN)
+    policies.users.require_manage(user)
     return store.list_users(session)
 
 
 @router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
 def create_user(body: UserCreate, session: SessionDep, user: CurrentUser) -> store.User:
-    require_role(user, ADMIN)
+    policies.users.require_manage(user)
     return store.create_user(
         session,
         username=body.username,
@@ -37,11 +36,9 @@ def update_user(
     user_id: int, body: UserUpdate, session: SessionDep, user: CurrentUser
 ) -> store.User:
     """Set a role, (de)activate, or reset a password."""
-    require_role(user, ADMIN)
+    policies.users.require_manage(user)
     target = store.get_user(session, user_id=user_id)
-    if target.id == user.id and (body.is_active is False or body.role not in (None, ADMIN)):
-        # The last admin locking themselves out leaves nobody to undo it.
-        raise PermissionDeniedError("admins cannot deactivate or demote themselves")
+    policies.users.check_update(user, target, role=body.role, is_active=body.is_active)
     return store.update_user(
         session,
         user=target,

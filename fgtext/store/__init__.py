@@ -9,8 +9,15 @@ the same transaction as the change. Read functions do not commit (except
 are expired by its commit as usual and reload on first access; `Session(engine,
 expire_on_commit=False)` avoids that round trip.
 
+The store guards data invariants only: values from the project's schema, at most k
+annotators per clip (labels plus other users' live leases), one annotation per annotator and
+clip, versioned edits, a reviewer's decision standing (no withdrawal from an adjudicated
+clip), an append-only audit log. Who may see or do what (roles, membership, authorship,
+deactivated users, blind annotation) is not its business: the app's policies decide that
+(`annotator.policies`) before calling it.
+
 Errors a caller can cause are `fgtext.store.errors` classes (subclasses of FgTextError):
-NotFoundError (404), PermissionDeniedError (403), ConflictError / StaleVersionError (409),
+NotFoundError (404), PermissionDeniedError (403, raised by the policies), ConflictError / StaleVersionError (409),
 InvalidInputError / InvalidLabelError (422), OutdatedDatabaseError and
 DatabaseUnavailableError (the server cannot start).
 
@@ -18,6 +25,7 @@ The schema changes only through Alembic (`migrations/`); a server calls
 `require_current_schema(engine, auto_upgrade=...)` at start-up.
 """
 
+from fgtext.agreement import agreement_summary
 from fgtext.store.annotations import (
     clip_annotations,
     count_annotations,
@@ -30,7 +38,6 @@ from fgtext.store.annotations import (
 )
 from fgtext.store.assignment import (
     DEFAULT_LEASE_SECONDS,
-    check_can_annotate,
     list_skips,
     next_clip,
     remaining_for,
@@ -58,13 +65,9 @@ from fgtext.store.migrate import (
     upgrade_database,
 )
 from fgtext.store.models import (
-    CLIP_STATUSES,
-    FINAL_STATUSES,
-    ROLES,
     Adjudication,
     AgreementCache,
     Annotation,
-    Assignment,
     AuditEvent,
     Clip,
     Lease,
@@ -95,7 +98,6 @@ from fgtext.store.projects import (
 )
 from fgtext.store.review import (
     adjudicate,
-    agreement_summary,
     clip_final_labels,
     pair_confusion,
     project_agreement,
@@ -109,6 +111,8 @@ from fgtext.store.users import (
     list_users,
     update_user,
 )
+from fgtext.vocabulary import FINAL_STATUSES, ROLES
+from fgtext.vocabulary import WORKFLOW_STATUSES as CLIP_STATUSES
 
 __all__ = [
     "CLIP_STATUSES",
@@ -119,7 +123,6 @@ __all__ = [
     "Adjudication",
     "AgreementCache",
     "Annotation",
-    "Assignment",
     "AuditEvent",
     "Clip",
     "ConflictError",
@@ -141,7 +144,6 @@ __all__ = [
     "add_member",
     "adjudicate",
     "agreement_summary",
-    "check_can_annotate",
     "clip_annotations",
     "clip_final_labels",
     "clip_video_path",

@@ -1,4 +1,5 @@
-"""Submitting and editing annotations (blind: each annotator reads only their own).
+"""Submitting and editing annotations (blind: each annotator reads only their own, and only
+the author edits or withdraws one; `annotator.policies.annotations` enforces both).
 
 Submitting needs the clip's lease (from `next_clip`) or free room on the clip (fewer than k
 annotations plus other users' live leases). Resubmitting the same values is a no-op that
@@ -16,23 +17,19 @@ from datetime import timedelta
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
-from fgtext.store.assignment import (
-    DEFAULT_LEASE_SECONDS,
-    check_can_annotate,
-    live_leases_of_others,
-)
-from fgtext.store.db import audit, write_transaction
+from fgtext.store.assignment import DEFAULT_LEASE_SECONDS, live_leases_of_others
+from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
-    PermissionDeniedError,
     StaleVersionError,
 )
 from fgtext.store.labels import validate_attributes
 from fgtext.store.models import Annotation, Clip, Lease, Project, Skip, User, utc_now
 from fgtext.store.projects import project_schema
 from fgtext.store.review import refresh_clip_status
+from fgtext.vocabulary import ClipStatus
 
 MAX_NOTE = 2000
 
@@ -78,7 +75,6 @@ def submit_annotation(
             raise NotFoundError("clip does not exist")
         project = session.get(Project, clip.project_id)
         user = session.get(User, user.id)
-        check_can_annotate(session, project=project, user=user)
         values = validate_attributes(project_schema(project), attributes)
         others = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
         existing = next((a for a in others if a.user_id == user.id), None)
@@ -142,7 +138,7 @@ def update_annotation(
         note = _check_note(note)
     seconds_spent = _check_seconds(seconds_spent)
     with write_transaction(session, lock_project=_project_id_of(session, annotation)):
-        stored, user, clip, project = _own_annotation(session, annotation, user, "edits")
+        stored, user, clip, project = _stored_annotation(session, annotation, user)
         if stored.version != expected_version:
             raise StaleVersionError(
                 f"annotation {stored.id} is at version {stored.version}, not "
@@ -184,8 +180,8 @@ def withdraw_annotation(session: Session, *, annotation: Annotation, user: User)
     so they can label it anew. Refused once a reviewer has adjudicated the clip: the decision
     may rest on it. Returns the clip."""
     with write_transaction(session, lock_project=_project_id_of(session, annotation)):
-        stored, user, clip, project = _own_annotation(session, annotation, user, "withdraws")
-        if clip.status == "adjudicated":
+        stored, user, clip, project = _stored_annotation(session, annotation, user)
+        if clip.status == ClipStatus.ADJUDICATED:
             raise ConflictError(
                 f"clip {clip.clip_id!r} has been adjudicated; edit the annotation instead"
             )
@@ -211,22 +207,17 @@ def withdraw_annotation(session: Session, *, annotation: Annotation, user: User)
     return clip
 
 
-def _own_annotation(
-    session: Session, annotation: Annotation, user: User, verb: str
+def _stored_annotation(
+    session: Session, annotation: Annotation, user: User
 ) -> tuple[Annotation, User, Clip, Project]:
-    """Inside a write transaction: the stored annotation (locked), its author, clip and project,
-    checked to be `user`'s own and `user` still allowed to annotate."""
+    """Inside a write transaction: the stored annotation (locked), `user` (who makes the
+    change), and the annotation's clip and project."""
     stored = session.get(Annotation, annotation.id, with_for_update=True, populate_existing=True)
     if stored is None:
         raise NotFoundError(f"annotation {annotation.id} does not exist")
     user = session.get(User, user.id)
-    if stored.user_id != user.id:
-        raise PermissionDeniedError(
-            f"annotation {stored.id} belongs to another annotator; only its author {verb} it"
-        )
     clip = session.get(Clip, stored.clip_id, populate_existing=True)
     project = session.get(Project, clip.project_id)
-    check_can_annotate(session, project=project, user=user)
     return stored, user, clip, project
 
 
@@ -242,10 +233,7 @@ def _project_id_of(session: Session, annotation: Annotation) -> int:
 
 
 def get_annotation(session: Session, *, annotation_id: int) -> Annotation:
-    annotation = session.get(Annotation, annotation_id)
-    if annotation is None:
-        raise NotFoundError(f"annotation {annotation_id} does not exist")
-    return annotation
+    return get_row(session, Annotation, annotation_id, "annotation")
 
 
 def list_annotations(session: Session, *, project: Project, user: User) -> list[Annotation]:
@@ -284,8 +272,8 @@ def count_annotations(session: Session, *, project: Project, user: User) -> int:
 
 
 def clip_annotations(session: Session, *, clip: Clip) -> list[Annotation]:
-    """Every annotator's labels for the clip: for reviewers and admins only (the app's
-    policy enforces that; annotation is blind)."""
+    """Every annotator's labels for the clip (annotation is blind: the app shows them to
+    reviewers and admins only, `annotator.policies`)."""
     return list(
         session.exec(
             select(Annotation).where(Annotation.clip_id == clip.id).order_by(Annotation.id)

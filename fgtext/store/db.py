@@ -16,14 +16,14 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine
 
-from fgtext.store.errors import DatabaseUnavailableError
+from fgtext.store.errors import DatabaseUnavailableError, NotFoundError
 from fgtext.store.models import AuditEvent, User
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -35,6 +35,7 @@ _WRITE = "fgtext_write"
 # First key of the two-int advisory lock: the store's namespace ("FG" in ASCII); the second
 # key is the project id.
 _ADVISORY_NAMESPACE = 0x4647
+T = TypeVar("T")
 URL_EXAMPLES = "sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
 
 
@@ -114,6 +115,14 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def get_row(session: Session, model: type[T], ident: object, what: str) -> T:
+    """The `model` row with primary key `ident`, or NotFoundError naming it as `what`."""
+    row = session.get(model, ident)
+    if row is None:
+        raise NotFoundError(f"{what} {ident} does not exist")
+    return row
+
+
 def describe_url(engine_or_url: Engine | str) -> str:
     """The URL with its password hidden, for messages."""
     url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
@@ -176,10 +185,3 @@ def audit(
     )
     session.add(event_row)
     return event_row
-
-
-@event.listens_for(Session, "before_flush")
-def _audit_log_is_append_only(session, _flush_context, _instances) -> None:
-    for row in (*session.dirty, *session.deleted):
-        if isinstance(row, AuditEvent) and (row in session.deleted or session.is_modified(row)):
-            raise AssertionError("audit events are append-only; never update or delete them")

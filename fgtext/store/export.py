@@ -1,6 +1,7 @@
 """A project's labels as an `fgtext-dataset/1` dataset (what training reads).
 
-Final clips (status consensus / adjudicated / single) carry their final values, T_fg and every
+Rows are built by `fgtext.dataset.dataset_row`, as `fgtext merge` builds them. Final clips
+(status consensus / adjudicated / single) carry their final values, T_fg and every
 annotator's labels; dataset.json carries the agreement summary of the stored annotations. With
 `include_unfinished`, the other clips are written as "unlabelled" (null attributes and text,
 their annotations so far listed) instead of being left out. Video paths are absolute, or with
@@ -13,16 +14,16 @@ from __future__ import annotations
 import shutil
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from sqlmodel import Session, select
 
-from fgtext.compose import compose_fg_text
-from fgtext.dataset import DatasetWriter
+from fgtext.agreement import agreement_summary
+from fgtext.dataset import DatasetWriter, dataset_row
 from fgtext.errors import FgTextError
-from fgtext.store.models import FINAL_STATUSES, Adjudication, Annotation, Clip, Project, User
+from fgtext.store.models import Adjudication, Annotation, Clip, Project, User
 from fgtext.store.projects import clip_video_path, project_classes, project_schema
-from fgtext.store.review import agreement_summary, clip_status, project_agreement
+from fgtext.store.review import clip_status, project_agreement
+from fgtext.vocabulary import ClipStatus, is_final
 
 EXPORT_GENERATOR = "fgtext.store"
 
@@ -82,29 +83,25 @@ def export_project(
             labels = annotations.get(clip.id, [])
             video = clip_video_path(project, clip)
             if clip.id in decisions:
-                final, status = decisions[clip.id], "adjudicated"
+                final, status = decisions[clip.id], ClipStatus.ADJUDICATED
             else:
                 final, status = clip_status(
                     [a for _, a in labels], k=project.annotators_per_clip,
                     rule=project.consensus_rule,
                 )  # fmt: skip
-            if status not in FINAL_STATUSES:
-                if not include_unfinished:
-                    continue
-                final, status = None, "unlabelled"
-            row: dict[str, Any] = {
+            if not is_final(status) and not include_unfinished:
+                continue
+            fields = {
                 "clip_id": clip.clip_id,
                 "video": copies.add(clip.clip_id, video) if copies else str(video),
                 "start_frame": clip.start_frame,
                 "end_frame": clip.end_frame,
                 "label": clip.label,
                 "split": clip.split,
-                "attributes": final,
-                "text": compose_fg_text(final, schema) if final else None,
-                "status": status,
-                "annotations": [{"annotator": n, "attributes": a} for n, a in labels],
             }
-            writer.add(row)
+            writer.add(
+                dataset_row(fields, final=final, status=status, annotations=labels, schema=schema)
+            )
         writer.agreement = agreement_summary(report)
     return Path(out_dir)
 

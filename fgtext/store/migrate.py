@@ -18,11 +18,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, func, inspect, select
 from sqlalchemy.exc import OperationalError
-from sqlmodel import SQLModel
 
 from fgtext.store.db import _ADVISORY_NAMESPACE, connection_error, create_db_engine, describe_url
 from fgtext.store.errors import DatabaseUnavailableError, OutdatedDatabaseError
-from fgtext.store.models import Project  # noqa: F401  (registers the tables on the metadata)
+from fgtext.store.models import STORE_METADATA
 
 _MIGRATION_LOCK = 0  # second advisory-lock key; project ids start at 1
 
@@ -81,10 +80,17 @@ class SchemaStatus:
         return f"{self.url} is at revision {self.current}; this fgtext needs {self.head}"
 
 
-def _as_engine(engine_or_url: Engine | str) -> tuple[Engine, bool]:
+@contextmanager
+def _engine(engine_or_url: Engine | str) -> Iterator[Engine]:
+    """The engine given, or one for the URL given that is disposed of afterwards."""
     if isinstance(engine_or_url, Engine):
-        return engine_or_url, False
-    return create_db_engine(engine_or_url), True
+        yield engine_or_url
+        return
+    engine = create_db_engine(engine_or_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @contextmanager
@@ -112,7 +118,7 @@ def schema_status(engine: Engine) -> SchemaStatus:
     scripts = ScriptDirectory.from_config(alembic_config())
     known = current is None or current in {s.revision for s in scripts.walk_revisions()}
     # Other applications' tables in a shared database are none of our business.
-    ours = set(SQLModel.metadata.tables)
+    ours = set(STORE_METADATA.tables)
     return SchemaStatus(
         url=describe_url(engine), current=current, head=head_revision(), known=known,
         unversioned_tables=tuple(t for t in tables if t in ours),
@@ -121,8 +127,7 @@ def schema_status(engine: Engine) -> SchemaStatus:
 
 def upgrade_database(engine_or_url: Engine | str, revision: str = "head") -> SchemaStatus:
     """Migrate the database up to `revision` (default: the newest)."""
-    engine, owned = _as_engine(engine_or_url)
-    try:
+    with _engine(engine_or_url) as engine:
         before = schema_status(engine)
         if not before.known:
             raise OutdatedDatabaseError(before.describe() + "; upgrade fgtext instead")
@@ -134,21 +139,14 @@ def upgrade_database(engine_or_url: Engine | str, revision: str = "head") -> Sch
         with _migration_connection(engine) as connection:
             command.upgrade(alembic_config(connection), revision)
         return schema_status(engine)
-    finally:
-        if owned:
-            engine.dispose()
 
 
 def downgrade_database(engine_or_url: Engine | str, revision: str) -> SchemaStatus:
     """Migrate the database down to `revision` ("base": drop every fgtext table)."""
-    engine, owned = _as_engine(engine_or_url)
-    try:
+    with _engine(engine_or_url) as engine:
         with _migration_connection(engine) as connection:
             command.downgrade(alembic_config(connection), revision)
         return schema_status(engine)
-    finally:
-        if owned:
-            engine.dispose()
 
 
 def upgrade_command(status: SchemaStatus) -> str:

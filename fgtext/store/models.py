@@ -1,5 +1,7 @@
 """The annotation store's tables (SQLModel). Schema changes go through Alembic (`migrations/`).
 
+The tables live on their own metadata, `STORE_METADATA` (with its naming convention), not on
+SQLModel's shared one: importing fgtext changes nothing for other SQLModel code in the process.
 Timestamps are timezone-aware UTC; SQLite hands them back naive, so compare them through
 `as_utc`. Table names are plural and explicit (`user` is reserved in PostgreSQL).
 """
@@ -7,41 +9,29 @@ Timestamps are timezone-aware UTC; SQLite hands them back naive, so compare them
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, MetaData, UniqueConstraint, event, inspect
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from fgtext.schema import DIMENSIONS
-
-Role = Literal["admin", "reviewer", "annotator"]
-ROLES: tuple[str, ...] = ("admin", "reviewer", "annotator")
-
-# Clip.status: where a clip stands in the labelling workflow.
-#   unlabelled   no annotation yet
-#   in_progress  some annotations, fewer than the project's k
-#   consensus    k annotations that meet the project's consensus rule (final)
-#   single       k = 1 and its one annotation (final)
-#   disputed     k annotations without consensus: in the review queue
-#   adjudicated  a reviewer set the final values (final)
-CLIP_STATUSES: tuple[str, ...] = (
-    "unlabelled",
-    "in_progress",
-    "consensus",
-    "single",
-    "disputed",
-    "adjudicated",
-)
-FINAL_STATUSES: tuple[str, ...] = ("consensus", "single", "adjudicated")
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ClipStatus
 
 # Named constraints, so migrations can drop and alter them by name on every back end.
-SQLModel.metadata.naming_convention = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+STORE_METADATA = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class StoreTable(SQLModel, registry=registry(metadata=STORE_METADATA)):
+    """The base of the store's tables: fgtext's own registry and metadata."""
 
 
 def utc_now() -> datetime:
@@ -57,18 +47,31 @@ def _timestamp(**kw: Any) -> Any:
     return Field(default_factory=utc_now, sa_type=DateTime(timezone=True), **kw)
 
 
-class User(SQLModel, table=True):
+class FourValues(SQLModel):
+    """The four FG-Text values of a label (columns of annotations and adjudications)."""
+
+    initiator: str = Field(max_length=100)
+    receiver: str = Field(max_length=100)
+    direction: str = Field(max_length=100)
+    motion_type: str = Field(max_length=100)
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return {d: getattr(self, d) for d in DIMENSIONS}
+
+
+class User(StoreTable, table=True):
     __tablename__ = "users"
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=100, unique=True, index=True)
     password_hash: str = Field(max_length=500)
-    role: str = Field(max_length=20)  # one of ROLES
+    role: str = Field(max_length=20)  # a fgtext.vocabulary.Role
     is_active: bool = True
     created_at: datetime = _timestamp()
 
 
-class Project(SQLModel, table=True):
+class Project(StoreTable, table=True):
     __tablename__ = "projects"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -77,7 +80,7 @@ class Project(SQLModel, table=True):
     # change what its stored labels mean.
     schema_spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     annotators_per_clip: int = 2  # k
-    consensus_rule: str = Field(default="majority", max_length=20)  # fgtext.consensus.RULES
+    consensus_rule: str = Field(default=DEFAULT_CONSENSUS_RULE, max_length=20)  # a ConsensusRule
     # Absolute folder that relative Clip.video paths are relative to ("" if all are absolute).
     media_root: str = Field(default="", max_length=1000)
     # Bumped by every write that changes labels; the agreement cache is keyed by it.
@@ -85,7 +88,7 @@ class Project(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
-class ProjectClass(SQLModel, table=True):
+class ProjectClass(StoreTable, table=True):
     """A gesture class of a project with its class-level text T_c (editable per project)."""
 
     __tablename__ = "project_classes"
@@ -98,7 +101,7 @@ class ProjectClass(SQLModel, table=True):
     text: str = Field(max_length=2000)
 
 
-class ProjectMember(SQLModel, table=True):
+class ProjectMember(StoreTable, table=True):
     __tablename__ = "project_members"
 
     project_id: int = Field(foreign_key="projects.id", primary_key=True, ondelete="CASCADE")
@@ -106,7 +109,7 @@ class ProjectMember(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
-class Clip(SQLModel, table=True):
+class Clip(StoreTable, table=True):
     __tablename__ = "clips"
     __table_args__ = (
         UniqueConstraint("project_id", "clip_id"),
@@ -124,12 +127,12 @@ class Clip(SQLModel, table=True):
     label: int  # class id
     split: str = Field(max_length=50)
     source: str = Field(default="", max_length=1000)  # the dataset it was added from
-    status: str = Field(default="unlabelled", max_length=20)  # one of CLIP_STATUSES
+    status: str = Field(default=ClipStatus.UNLABELLED, max_length=20)  # WORKFLOW_STATUSES
     n_annotations: int = 0  # kept equal to the clip's annotation count (assignment reads it)
     created_at: datetime = _timestamp()
 
 
-class Annotation(SQLModel, table=True):
+class Annotation(StoreTable, FourValues, table=True):
     """One annotator's four values for one clip; edits bump `version`."""
 
     __tablename__ = "annotations"
@@ -138,10 +141,6 @@ class Annotation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     clip_id: int = Field(foreign_key="clips.id", index=True, ondelete="CASCADE")
     user_id: int = Field(foreign_key="users.id", index=True)
-    initiator: str = Field(max_length=100)
-    receiver: str = Field(max_length=100)
-    direction: str = Field(max_length=100)
-    motion_type: str = Field(max_length=100)
     unsure: bool = False
     note: str = Field(default="", max_length=2000)
     seconds_spent: float | None = None
@@ -149,12 +148,8 @@ class Annotation(SQLModel, table=True):
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
-    @property
-    def attributes(self) -> dict[str, str]:
-        return {d: getattr(self, d) for d in DIMENSIONS}
 
-
-class Lease(SQLModel, table=True):
+class Lease(StoreTable, table=True):
     """A clip handed to an annotator by `next_clip`, reserved for them until `expires_at`."""
 
     __tablename__ = "leases"
@@ -171,11 +166,7 @@ class Lease(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
-# Kept for readers who look for "assignments": a lease is the assignment of a clip.
-Assignment = Lease
-
-
-class Skip(SQLModel, table=True):
+class Skip(StoreTable, table=True):
     """An annotator passed on a clip; it is never handed to them again."""
 
     __tablename__ = "skips"
@@ -188,7 +179,7 @@ class Skip(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
-class Adjudication(SQLModel, table=True):
+class Adjudication(StoreTable, FourValues, table=True):
     """A reviewer's final values for a clip (one per clip; a new decision replaces it)."""
 
     __tablename__ = "adjudications"
@@ -196,21 +187,13 @@ class Adjudication(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     clip_id: int = Field(foreign_key="clips.id", unique=True, ondelete="CASCADE")
     reviewer_id: int = Field(foreign_key="users.id", index=True)
-    initiator: str = Field(max_length=100)
-    receiver: str = Field(max_length=100)
-    direction: str = Field(max_length=100)
-    motion_type: str = Field(max_length=100)
     reason: str = Field(max_length=2000)
     version: int = 1
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
-    @property
-    def attributes(self) -> dict[str, str]:
-        return {d: getattr(self, d) for d in DIMENSIONS}
 
-
-class AgreementCache(SQLModel, table=True):
+class AgreementCache(StoreTable, table=True):
     """The project's agreement report as of `labels_revision` (recomputed when it moves)."""
 
     __tablename__ = "agreement_cache"
@@ -221,7 +204,7 @@ class AgreementCache(SQLModel, table=True):
     computed_at: datetime = _timestamp()
 
 
-class AuditEvent(SQLModel, table=True):
+class AuditEvent(StoreTable, table=True):
     """One write, recorded in the same transaction as the write itself. Append-only: the
     store never updates or deletes these rows (a flush that tries is refused)."""
 
@@ -236,3 +219,16 @@ class AuditEvent(SQLModel, table=True):
     entity_type: str = Field(max_length=50)
     entity_id: str = Field(max_length=100)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# Mapper events of AuditEvent alone (not every Session's flush): other code is not affected.
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _audit_log_is_append_only(_mapper, _connection, row: AuditEvent) -> None:
+    state = inspect(row)
+    if (
+        state.deleted
+        or row in (state.session.deleted if state.session else ())
+        or any(attr.history.has_changes() for attr in state.attrs)
+    ):
+        raise AssertionError("audit events are append-only; never update or delete them")

@@ -17,13 +17,13 @@ from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from fgtext.consensus import RULES
 from fgtext.dataset import ClassInfo, Dataset, class_infos, open_dataset
 from fgtext.dataset import Clip as DatasetClip
 from fgtext.schema import ClassDef, Schema
-from fgtext.store.db import audit, write_transaction
+from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
 from fgtext.store.models import Clip, Project, ProjectClass, ProjectMember, User
+from fgtext.vocabulary import CONSENSUS_RULES, DEFAULT_CONSENSUS_RULE, ClipStatus
 
 _INSERT_CHUNK = 1000  # clips per multi-row INSERT
 
@@ -39,9 +39,10 @@ def _check_settings(annotators_per_clip: int, consensus_rule: str) -> None:
         raise InvalidInputError(
             f"annotators_per_clip is {annotators_per_clip!r}; expected a whole number >= 1"
         )
-    if consensus_rule not in RULES:
+    if consensus_rule not in CONSENSUS_RULES:
         raise InvalidInputError(
-            f"consensus rule {consensus_rule!r} is unknown; expected one of {', '.join(RULES)}"
+            f"consensus rule {consensus_rule!r} is unknown; "
+            f"expected one of {', '.join(CONSENSUS_RULES)}"
         )
 
 
@@ -52,7 +53,7 @@ def create_project(
     schema: Schema,
     classes: Sequence[ClassDef | ClassInfo],
     annotators_per_clip: int = 2,
-    consensus_rule: str = "majority",
+    consensus_rule: str = DEFAULT_CONSENSUS_RULE,
     actor: User | None,
     media_root: Path | None = None,
 ) -> Project:
@@ -114,7 +115,7 @@ def create_project_from_dataset(
     name: str | None = None,
     dataset_dir: str | Path,
     annotators_per_clip: int = 2,
-    consensus_rule: str = "majority",
+    consensus_rule: str = DEFAULT_CONSENSUS_RULE,
     actor: User | None,
     media_root: Path | None = None,
 ) -> Project:
@@ -198,7 +199,7 @@ def _add_clips(
                 "label": clip.label,
                 "split": clip.split,
                 "source": source,
-                "status": "unlabelled",
+                "status": ClipStatus.UNLABELLED,
                 "n_annotations": 0,
             }
         )
@@ -213,10 +214,7 @@ def _add_clips(
 
 
 def get_project(session: Session, *, project_id: int) -> Project:
-    project = session.get(Project, project_id)
-    if project is None:
-        raise NotFoundError(f"project {project_id} does not exist")
-    return project
+    return get_row(session, Project, project_id, "project")
 
 
 def get_project_by_name(session: Session, *, name: str) -> Project:
@@ -228,14 +226,9 @@ def get_project_by_name(session: Session, *, name: str) -> Project:
     return project
 
 
-def list_projects(session: Session, *, user: User | None = None) -> list[Project]:
-    """All projects; for an annotator only those they are a member of."""
-    query = select(Project).order_by(Project.name)
-    if user is not None and user.role == "annotator":
-        query = query.join(ProjectMember, ProjectMember.project_id == Project.id).where(
-            ProjectMember.user_id == user.id
-        )
-    return list(session.exec(query))
+def list_projects(session: Session) -> list[Project]:
+    """All projects, by name (which of them a user may see is `annotator.policies.projects`)."""
+    return list(session.exec(select(Project).order_by(Project.name)))
 
 
 def add_member(
@@ -311,10 +304,7 @@ def update_class_text(
 
 def get_clip(session: Session, *, clip_id: int) -> Clip:
     """A clip by its database id."""
-    clip = session.get(Clip, clip_id)
-    if clip is None:
-        raise NotFoundError(f"clip {clip_id} does not exist")
-    return clip
+    return get_row(session, Clip, clip_id, "clip")
 
 
 def list_clips(

@@ -1,7 +1,7 @@
 """Final labels, agreement, the review queue and adjudication.
 
 A clip's status follows from its annotations and the project's settings (see
-`models.CLIP_STATUSES`): with k annotations it is final when they meet the project's consensus
+`fgtext.vocabulary.ClipStatus`): with k annotations it is final when they meet the project's consensus
 rule (`fgtext.consensus.consensus`, the same rule `fgtext merge` applies), otherwise it is
 disputed and waits in the review queue until a reviewer adjudicates it. The stored
 `Clip.status` is refreshed in the transaction of every write that can change it.
@@ -22,10 +22,9 @@ from fgtext.agreement import LabelTable, agreement_report
 from fgtext.consensus import consensus
 from fgtext.schema import DIMENSIONS
 from fgtext.store.db import audit, write_transaction
-from fgtext.store.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from fgtext.store.errors import InvalidInputError, NotFoundError
 from fgtext.store.labels import validate_attributes
 from fgtext.store.models import (
-    FINAL_STATUSES,
     Adjudication,
     AgreementCache,
     Annotation,
@@ -36,8 +35,8 @@ from fgtext.store.models import (
     utc_now,
 )
 from fgtext.store.projects import project_schema
+from fgtext.vocabulary import FINAL_STATUSES, WORKFLOW_STATUSES, ClipStatus
 
-REVIEWER_ROLES = ("reviewer", "admin")
 AGREEMENT_BOOTSTRAP = 1000
 
 
@@ -46,9 +45,9 @@ def clip_status(
 ) -> tuple[dict[str, str] | None, str]:
     """(final attributes or None, status) of a clip from its annotations' attributes."""
     if not annotations:
-        return None, "unlabelled"
+        return None, ClipStatus.UNLABELLED
     if len(annotations) < k:
-        return None, "in_progress"
+        return None, ClipStatus.IN_PROGRESS
     return consensus(annotations, rule)
 
 
@@ -62,7 +61,7 @@ def refresh_clip_status(
     """Recompute and set `clip.status` (inside the write transaction); `labels` are the
     clip's annotations' attributes when the caller has them at hand, else they are read."""
     # Every adjudication sets the status, and nothing takes it back: a reviewer's word stands.
-    if clip.status != "adjudicated":
+    if clip.status != ClipStatus.ADJUDICATED:
         if labels is None:
             rows = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
             labels = [a.attributes for a in rows]
@@ -79,7 +78,7 @@ def clip_final_labels(session: Session, *, clip: Clip) -> tuple[dict[str, str] |
     project = session.get(Project, clip.project_id)
     adjudication = session.exec(select(Adjudication).where(Adjudication.clip_id == clip.id)).first()
     if adjudication is not None:
-        return adjudication.attributes, "adjudicated"
+        return adjudication.attributes, ClipStatus.ADJUDICATED
     rows = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
     return clip_status(
         [a.attributes for a in rows], k=project.annotators_per_clip,
@@ -92,7 +91,7 @@ def review_queue(session: Session, *, project: Project) -> list[Clip]:
     return list(
         session.exec(
             select(Clip)
-            .where(Clip.project_id == project.id, Clip.status == "disputed")
+            .where(Clip.project_id == project.id, Clip.status == ClipStatus.DISPUTED)
             .order_by(Clip.id)
         )
     )
@@ -106,18 +105,14 @@ def adjudicate(
     attributes: Mapping[str, str],
     reason: str,
 ) -> Adjudication:
-    """Set a clip's final values (reviewers and admins). A later decision replaces an earlier
+    """Set a clip's final values (`reviewer` decides; the app lets only reviewers and admins,
+    `annotator.policies.clips`). A later decision replaces an earlier
     one (its version goes up); both are in the audit log."""
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
         raise InvalidInputError("an adjudication needs a reason (why these are the values)")
     with write_transaction(session, lock_project=clip.project_id):
         reviewer = session.get(User, reviewer.id)
-        if reviewer.role not in REVIEWER_ROLES or not reviewer.is_active:
-            raise PermissionDeniedError(
-                f"user {reviewer.username!r} is not an active reviewer or admin; "
-                "only they adjudicate"
-            )
         clip = session.get(Clip, clip.id, populate_existing=True)
         if clip is None:
             raise NotFoundError("clip does not exist")
@@ -136,7 +131,7 @@ def adjudicate(
             decision.version += 1
             decision.updated_at = utc_now()
         session.add(decision)
-        clip.status = "adjudicated"
+        clip.status = ClipStatus.ADJUDICATED
         session.add(clip)
         session.flush()
         session.execute(
@@ -213,19 +208,6 @@ def project_agreement(session: Session, *, project: Project) -> dict[str, Any]:
     return report
 
 
-def agreement_summary(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """dataset.json's "agreement" (as `AgreementReport.summary()`) from a report dict."""
-    return {
-        name: {
-            "krippendorff_alpha": figures["krippendorff_alpha"]["value"],
-            "ci95": figures["krippendorff_alpha"]["ci95"],
-            "fleiss_kappa": figures["fleiss_kappa"]["value"],
-            "percent_agreement": figures["percent_agreement"]["value"],
-        }
-        for name, figures in report.get("dimensions", {}).items()
-    }
-
-
 def pair_confusion(
     session: Session, *, project: Project, dimension: str, first: User, second: User
 ) -> dict[tuple[str, str], int]:
@@ -257,9 +239,7 @@ def pair_confusion(
 def project_progress(session: Session, *, project: Project) -> dict[str, Any]:
     """Clips by status (total, final, in review, remaining) and per annotator the number of
     annotations and the median seconds spent per clip."""
-    by_status = dict.fromkeys(
-        ("unlabelled", "in_progress", "consensus", "single", "disputed", "adjudicated"), 0
-    )
+    by_status = dict.fromkeys(map(str, WORKFLOW_STATUSES), 0)
     for status, n in session.exec(
         select(Clip.status, func.count()).where(Clip.project_id == project.id).group_by(Clip.status)
     ).all():
@@ -280,8 +260,8 @@ def project_progress(session: Session, *, project: Project) -> dict[str, Any]:
     return {
         "clips": total,
         "final": final,
-        "in_review": by_status["disputed"],
-        "remaining": total - final - by_status["disputed"],
+        "in_review": by_status[ClipStatus.DISPUTED],
+        "remaining": total - final - by_status[ClipStatus.DISPUTED],
         "by_status": by_status,
         "annotations": sum(counts.values()),
         "annotators": [

@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from fgtext.store.db import audit, write_transaction
+from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
-from fgtext.store.models import ROLES, User
+from fgtext.store.models import User
+from fgtext.vocabulary import ROLES
 
 
 def _check_role(role: str) -> str:
@@ -41,10 +42,7 @@ def create_user(
 
 
 def get_user(session: Session, *, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFoundError(f"user {user_id} does not exist")
-    return user
+    return get_row(session, User, user_id, "user")
 
 
 def get_user_by_username(session: Session, *, username: str) -> User | None:

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
 
-from fgtext import agreement
 from fgtext.agreement import LabelTable, agreement_report, load_labels
+from fgtext.agreement import coefficients as agreement
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
 

@@ -11,21 +11,10 @@ from pathlib import Path
 import pytest
 
 from fgtext.agreement import agreement_report, load_labels
-from fgtext.cli import main
 from fgtext.compose import compose_fg_text
 from fgtext.dataset import open_dataset
 from fgtext.schema import DIMENSIONS
-
-
-def fgtext(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.fgtext.helpers import fgtext
 
 
 @pytest.fixture(scope="module")

@@ -380,3 +380,11 @@ def test_values_a_project_adds_render_through_the_fallback(tmp_path):
     ds = open_dataset(synthesize(tmp_path / "ds", config))
     assert ds.schema.version == "1.1.0" and ds.name == "synth-classes"
     assert [c.attributes for c in ds.clips()] == [tuples[0]] * 2 + [tuples[1]] * 2
+
+
+def test_every_value_of_the_default_schema_has_its_own_rendering():
+    # synth's motion tables follow the vocabulary; a value missing there would render through
+    # the name-based fallback without anyone noticing
+    from fgtext.synth.motion import fallback_values
+
+    assert fallback_values(default_schema()) == {d: [] for d in DIMENSIONS}

@@ -7,17 +7,8 @@ import json
 import torch
 
 from training.backbones import VisionBackbone, load_internvl
-from training.cli import main
+from training.cli import run
 from training.text_cache import TextCache, embed_texts
-
-
-def run(argv: list[str]) -> int:
-    """The exit status of `fgsgl-train ARGV` (0 when it returns normally)."""
-    try:
-        main(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def test_check_data_good_dataset(synth_dataset, capsys):

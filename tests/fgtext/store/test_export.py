@@ -12,24 +12,13 @@ from pathlib import Path
 import pytest
 
 from fgtext import store
-from fgtext.cli import main
 from fgtext.compose import compose_fg_text
 from fgtext.consensus import consensus
 from fgtext.dataset import open_dataset, validate_dataset
 from fgtext.errors import FgTextError
 from fgtext.merge import merge_labels, write_labels_csv
 from fgtext.synth import simulated_labels
-
-
-def fgtext(capsys, *args: object) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.fgtext.helpers import fgtext
 
 
 @pytest.fixture

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from alembic import command
 from sqlalchemy import inspect, text
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from fgtext import store
 from fgtext.store.migrate import alembic_config, migrations_dir
+from fgtext.store.models import STORE_METADATA
 
 TABLES = {
     "users", "projects", "project_classes", "project_members", "clips", "annotations",
@@ -53,13 +54,13 @@ def test_autogenerate_would_notice_a_model_change(engine):
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import Column, Integer
 
-    users = SQLModel.metadata.tables["users"]
+    users = STORE_METADATA.tables["users"]
     extra = Column("karma", Integer, nullable=True)
     users.append_column(extra)
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            diff = compare_metadata(context, SQLModel.metadata)
+            diff = compare_metadata(context, STORE_METADATA)
     finally:
         users._columns.remove(extra)
     assert [(op[0], op[3].name) for op in diff] == [("add_column", "karma")]
@@ -91,7 +92,7 @@ def test_a_database_from_a_newer_fgtext_is_refused_even_with_auto_upgrade(engine
 
 
 def test_tables_without_a_revision_are_not_migrated_over(empty_engine):
-    SQLModel.metadata.tables["users"].create(empty_engine)
+    STORE_METADATA.tables["users"].create(empty_engine)
     with pytest.raises(store.OutdatedDatabaseError, match="has tables but no migration revision"):
         store.require_current_schema(empty_engine, auto_upgrade=True)
     assert tables(empty_engine) == {"users"}

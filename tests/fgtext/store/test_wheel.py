@@ -6,20 +6,11 @@ import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_the_wheel_ships_the_migrations_and_upgrades_without_the_checkout(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    (wheel,) = tmp_path.glob("fgtext-*.whl")
+def test_the_wheel_ships_the_migrations_and_upgrades_without_the_checkout(tmp_path, built_wheel):
     site = tmp_path / "site"
-    with zipfile.ZipFile(wheel) as z:
+    with zipfile.ZipFile(built_wheel) as z:
         assert "fgtext/store/migrations/versions/0001_initial_store.py" in z.namelist()
         z.extractall(site)
     url = f"sqlite:///{tmp_path / 'installed.db'}"

@@ -5,7 +5,7 @@
 (() => {
   const config = JSON.parse(document.getElementById("annotate-config").textContent);
   const project = config.project;
-  const DIMS = ["initiator", "receiver", "direction", "motion_type"];
+  const DIMS = config.dimensions;  // fgtext.schema.DIMENSIONS, in order
   const $ = (id) => document.getElementById(id);
   const player = new FGPlayer(document);
   const classes = Object.fromEntries(project.classes.map((c) => [c.id, c]));

@@ -3,7 +3,7 @@
 
 (() => {
   const config = JSON.parse(document.getElementById("review-config").textContent);
-  const DIMS = ["initiator", "receiver", "direction", "motion_type"];
+  const DIMS = config.dimensions;  // fgtext.schema.DIMENSIONS, in order
   const $ = (id) => document.getElementById(id);
   const player = new FGPlayer(document);
   player.load(config.clip);

@@ -1,0 +1,54 @@
+"""A clip: seen by those who see its project, reviewed by those who review it."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from annotator.policies import projects
+from annotator.policies._rules import require_role, reviews, visible_or_404
+from fgtext import store
+from fgtext.store import Clip, PermissionDeniedError, Project, User
+from fgtext.vocabulary import Role
+
+
+def require_access(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
+    """The clip and its project, if the user may see the project; else 404."""
+
+    def may_see(clip: Clip) -> bool:
+        return projects.can_see(session, user, _project(session, clip))
+
+    clip = visible_or_404(session, "clip", clip_id, store.get_clip, may_see)
+    return clip, _project(session, clip)
+
+
+def _project(session: Session, clip: Clip) -> Project:
+    return store.get_project(session, project_id=clip.project_id)
+
+
+def require_review(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
+    """The clip and its project, for those who review the project: everyone's labels of the
+    clip. 404 if the project is unseen, 403 for annotators."""
+    clip, project = require_access(session, user, clip_id)
+    require_role(user, Role.ADMIN, Role.REVIEWER)
+    return clip, project
+
+
+def require_annotate(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
+    """The clip and its project, if the user may see it (else 404) and label it (else 403)."""
+    clip, project = require_access(session, user, clip_id)
+    projects.check_can_annotate(session, user, project)
+    return clip, project
+
+
+def check_can_adjudicate(user: User) -> None:
+    """Only active reviewers and admins set a clip's final values."""
+    if not reviews(user) or not user.is_active:
+        raise PermissionDeniedError(
+            f"user {user.username!r} is not an active reviewer or admin; only they adjudicate"
+        )
+
+
+def require_adjudicate(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
+    clip, project = require_review(session, user, clip_id)
+    check_can_adjudicate(user)
+    return clip, project

@@ -1,0 +1,75 @@
+"""The project's closed vocabularies, each named once: roles, consensus rules, clip statuses.
+
+StrEnums, so a member is its string ("admin" == Role.ADMIN): the database columns, the JSON API,
+the CLIs and the dataset files all hold the plain strings. The four FG-Text dimensions are
+`fgtext.schema.DIMENSIONS` (their values come from a versioned schema file, not from here).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal, get_args
+
+
+class Role(StrEnum):
+    """What a user of the annotation app may do (`annotator/policies` says exactly what)."""
+
+    ADMIN = "admin"  # everything, every project
+    REVIEWER = "reviewer"  # their projects: everyone's labels, agreement, adjudication
+    ANNOTATOR = "annotator"  # their projects: the next clip, their own labels only
+
+
+ROLES: tuple[str, ...] = tuple(Role)
+REVIEWING_ROLES: tuple[Role, ...] = (Role.ADMIN, Role.REVIEWER)  # see everyone's labels
+
+
+class ConsensusRule(StrEnum):
+    """When several annotators' labels are final without a reviewer (`fgtext.consensus`)."""
+
+    UNANIMOUS = "unanimous"  # every annotator gave the same value on every dimension
+    MAJORITY = "majority"  # on every dimension one value has more than half of the votes
+
+
+CONSENSUS_RULES: tuple[str, ...] = tuple(ConsensusRule)
+DEFAULT_CONSENSUS_RULE = ConsensusRule.MAJORITY  # projects, `fgtext merge` and the CLIs
+
+
+class ClipStatus(StrEnum):
+    """Where a clip stands: in the labelling workflow (the store) and in a dataset's rows."""
+
+    UNLABELLED = "unlabelled"  # no annotation yet (or, in a dataset, no final values)
+    IN_PROGRESS = "in_progress"  # some annotations, fewer than the project's k
+    CONSENSUS = "consensus"  # k annotations that meet the consensus rule (final)
+    SINGLE = "single"  # one annotation where one is enough (final)
+    DISPUTED = "disputed"  # k annotations without consensus: in the review queue
+    ADJUDICATED = "adjudicated"  # a reviewer set the final values (final)
+    GOLD = "gold"  # ground truth known by construction (synthetic clips; final)
+
+
+# The statuses of the annotation store's workflow, in workflow order.
+WORKFLOW_STATUSES: tuple[ClipStatus, ...] = (
+    ClipStatus.UNLABELLED,
+    ClipStatus.IN_PROGRESS,
+    ClipStatus.CONSENSUS,
+    ClipStatus.SINGLE,
+    ClipStatus.DISPUTED,
+    ClipStatus.ADJUDICATED,
+)
+# "Final": the clip's attributes are settled and a dataset row carries them (and T_fg).
+FINAL_STATUSES: tuple[ClipStatus, ...] = (
+    ClipStatus.CONSENSUS,
+    ClipStatus.SINGLE,
+    ClipStatus.ADJUDICATED,
+)
+# Clips an annotator can still be handed.
+OPEN_STATUSES: tuple[ClipStatus, ...] = (ClipStatus.UNLABELLED, ClipStatus.IN_PROGRESS)
+# The statuses a row of an `fgtext-dataset/1` file may have: final ones, gold, or none yet
+# (a Literal, so the format's validation messages list the plain strings).
+DatasetStatus = Literal["consensus", "adjudicated", "single", "gold", "unlabelled"]
+DATASET_STATUSES: tuple[str, ...] = get_args(DatasetStatus)
+assert set(DATASET_STATUSES) == {*FINAL_STATUSES, ClipStatus.GOLD, ClipStatus.UNLABELLED}
+
+
+def is_final(status: str) -> bool:
+    """Whether a clip with this status has settled attributes (gold counts: it is known)."""
+    return status in FINAL_STATUSES or status == ClipStatus.GOLD
