@@ -323,6 +323,9 @@ def ablate_command(
             "deepspeed, and spread the grid over GPUs or machines with --shard i/n (e.g. "
             "CUDA_VISIBLE_DEVICES=0 fgsgl-train ablate ... --shard 1/8)"
         )
+    from fgtext.dataset import open_dataset
+
+    open_dataset(dataset)  # a wrong folder is one error now, not a failed first run
     train_args = list(ctx.args)
     for flag in ("--out", "-o", "--seed", "--model", "-m", "--resume"):
         if flag in train_args:

@@ -144,6 +144,11 @@ def test_ablate_refuses_options_it_sets_itself(synth_dataset, tiny_internvl, tmp
     assert code == 1 and "--seeds 'x'" in err
 
 
+def test_ablate_on_a_folder_that_is_no_dataset_is_one_error(tiny_internvl, tmp_path):
+    code, _, err = run_cli(["ablate", tmp_path, "--model", tiny_internvl, "--out", tmp_path / "o"])
+    assert code == 1 and "not an FG-Text dataset" in err and not (tmp_path / "o").exists()
+
+
 def test_ablate_under_a_launcher_is_refused(synth_dataset, tiny_internvl, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     code, _, err = run_cli(["ablate", synth_dataset, "--model", tiny_internvl, "--dry-run"])
