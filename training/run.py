@@ -106,7 +106,22 @@ def training_arguments(config: TrainConfig, *, validation: bool = True) -> Train
     )
     if optim.deepspeed and not cuda:
         _count_cpu_deepspeed_processes(args)
+    elif launched and not cuda:
+        _mark_cpu_processes_distributed(args)
     return args
+
+
+def _mark_cpu_processes_distributed(args: TrainingArguments) -> None:
+    """accelerate starts the gloo group of a CPU run under torchrun but calls it "not
+    distributed": it would neither wrap the model in DDP nor gather evaluation predictions, so
+    each rank would train on its shard alone and score only its own clips. Say what it is.
+    Only CPU runs (tests, CI) take this path."""
+    import torch.distributed as dist
+    from accelerate.utils import DistributedType
+
+    state = args.distributed_state
+    if dist.is_initialized() and state.distributed_type == DistributedType.NO:
+        state.distributed_type = DistributedType.MULTI_CPU
 
 
 def _count_cpu_deepspeed_processes(args: TrainingArguments) -> None:

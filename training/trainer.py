@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from transformers import Trainer, TrainerCallback
 
 from fgtext.errors import FgTextError
-from training.metrics import top_k_accuracy
+from training.metrics import UNSCORED, top_k_accuracy
 from training.model import FgSglModel, saved_names, trainable_state_dict
 
 log = logging.getLogger("fgsgl")
@@ -47,7 +47,8 @@ class ClipBatchCollator:
         batch.pop("clip_ids")
         if texts:
             batch["text_embeddings"] = self.text_cache.lookup(texts)
-        return batch
+        # first, so the Trainer reads the batch size from it: one slot per clip, decoded or not
+        return {"slots": torch.zeros(len(items)), **batch}
 
 
 # -- the Trainer ---------------------------------------------------------------------------------
@@ -70,6 +71,7 @@ class FgSglTrainer(Trainer):
             return super().get_train_dataloader()
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs.pop("slots", None)
         self.skipped_clips["train" if model.training else "eval"] += int(inputs.pop("skipped", 0))
         outputs = model(**inputs)  # an empty batch (no clip decoded) gives a zero loss
         if model.training:
@@ -79,13 +81,20 @@ class FgSglTrainer(Trainer):
         return (outputs["loss"], outputs) if return_outputs else outputs["loss"]
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Logits and labels with one row per clip of the batch. A clip that failed to decode
+        keeps its row (zero logits, label UNSCORED), so every rank's tensors have the same
+        shape when the Trainer gathers them, and it is not scored."""
         inputs = self._prepare_inputs(inputs)
-        labels = inputs["labels"]
+        slots, labels = inputs["slots"].shape[0], inputs["labels"]
         with torch.no_grad():
             loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
+        classes = self.accelerator.unwrap_model(model).num_classes
         logits = outputs["logits"]
-        if logits is None:  # an empty batch
-            return loss.detach(), None, None
+        logits = labels.new_zeros((0, classes), dtype=torch.float) if logits is None else logits
+        missing = slots - labels.shape[0]
+        if missing:
+            logits = torch.cat([logits.float(), logits.new_zeros((missing, classes))])
+            labels = torch.cat([labels, labels.new_full((missing,), UNSCORED)])
         return loss.detach(), logits.detach().float(), labels
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:

@@ -274,7 +274,8 @@ def test_class_level_text_feeds_each_clip_its_class_embedding(synth_dataset, tex
         batch = ClipBatchCollator(cache)([ds[i] for i in range(6)])
         expected = cache.lookup(texts_of(ds, batch["labels"].tolist()))
         torch.testing.assert_close(batch["text_embeddings"], expected, rtol=0, atol=0)
-        assert set(batch) == {"frames", "labels", "text_embeddings", "skipped"}
+        assert set(batch) == {"slots", "frames", "labels", "text_embeddings", "skipped"}
+        assert next(iter(batch)) == "slots" and batch["slots"].shape == (6,)  # the batch size
 
 
 # -- user mistakes: one line, exit 1 --------------------------------------------------------------
@@ -540,3 +541,57 @@ def test_deepspeed_zero2_two_processes_under_torchrun(
     assert len(training_logs(out)) == 2 * STEPS_PER_EPOCH  # logged once, by rank 0
     assert terms_by_epoch(out) == {1: {"cls", "cp"}, 2: {"cls", "cp", "fg"}}
     assert result.stdout.count("best checkpoint:") == 1
+
+
+@pytest.mark.slow
+def test_two_processes_without_deepspeed_train_as_one_and_score_every_clip(
+    synth_dataset, tiny_internvl, text_cache, tmp_path
+):
+    """torchrun on CPU (gloo DDP): the model is wrapped in DDP and evaluation gathers every
+    rank's clips (6 validation and 6 test clips over 2 ranks in batches of 4: one rank's last
+    batch is padded, and the padding is dropped again)."""
+    out = tmp_path / "ddp2"
+    args = train_args(
+        synth_dataset, tiny_internvl, out, "--epochs", 2, "--stage1-epochs", 1,
+        "--batch-size", 3,
+    )  # fmt: skip
+    result = _subprocess(
+        ["-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_port", _free_port(),
+         "-m", "training.cli", *args]
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["global_step"] == 2 * STEPS_PER_EPOCH
+    assert metrics["validation"]["clips"] == metrics["test"]["clips"] == 6
+    code, stdout, err = run_cli(["evaluate", out, synth_dataset, "--split", "test", "--json"])
+    assert code == 0, err
+    evaluated = json.loads(stdout)["test"]
+    assert evaluated["confusion_matrix"] == metrics["test"]["confusion_matrix"]
+
+
+@pytest.mark.slow
+def test_a_rank_whose_evaluation_batch_failed_to_decode_neither_hangs_nor_crashes(
+    copy_dataset, tiny_internvl, text_cache, tmp_path
+):
+    """Evaluation in batches of 1 over 2 ranks, and one validation clip that does not decode:
+    a rank's batch is empty while the other's is not. Every rank still returns one row per
+    clip, so the gathers match; the broken clip is counted, not scored."""
+    from fgtext.dataset import open_dataset
+
+    dataset = copy_dataset()
+    broken = next(open_dataset(dataset).clips("validation"))
+    (dataset / broken.video).write_bytes(b"not a video")
+    out = tmp_path / "broken"
+    args = train_args(
+        dataset, tiny_internvl, out, "--epochs", 1, "--stage1-epochs", 1, "--batch-size", 3,
+        "--eval-batch-size", 1, "--text-cache", text_cache,
+    )  # fmt: skip
+    result = _subprocess(
+        ["-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_port", _free_port(),
+         "-m", "training.cli", *args]
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["validation"]["clips"] == 5 and metrics["test"]["clips"] == 6
+    assert np.array(metrics["validation"]["confusion_matrix"]).sum() == 5
+    assert broken.clip_id in metrics["skipped_clips"]["reasons"]
