@@ -490,6 +490,14 @@ def _subprocess(argv: list) -> subprocess.CompletedProcess:
     )
 
 
+def _torchrun_two(args: list) -> subprocess.CompletedProcess:
+    """`fgsgl-train ARGS` as two processes under torchrun (gloo on CPU)."""
+    return _subprocess(
+        ["-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_port", _free_port(),
+         "-m", "training.cli", *args]
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_deepspeed_zero2_single_process_with_resume(
     synth_dataset, tiny_internvl, text_cache, tmp_path
@@ -526,10 +534,7 @@ def test_deepspeed_zero2_two_processes_under_torchrun(
         synth_dataset, tiny_internvl, out, "--epochs", 2, "--stage1-epochs", 1,
         "--deepspeed", "zero2", "--batch-size", 3,
     )  # fmt: skip
-    result = _subprocess(
-        ["-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_port", _free_port(),
-         "-m", "training.cli", *args]
-    )  # fmt: skip
+    result = _torchrun_two(args)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     optim = json.loads((out / "config.json").read_text())["optim"]
@@ -555,10 +560,7 @@ def test_two_processes_without_deepspeed_train_as_one_and_score_every_clip(
         synth_dataset, tiny_internvl, out, "--epochs", 2, "--stage1-epochs", 1,
         "--batch-size", 3,
     )  # fmt: skip
-    result = _subprocess(
-        ["-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_port", _free_port(),
-         "-m", "training.cli", *args]
-    )  # fmt: skip
+    result = _torchrun_two(args)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["global_step"] == 2 * STEPS_PER_EPOCH
@@ -586,10 +588,7 @@ def test_a_rank_whose_evaluation_batch_failed_to_decode_neither_hangs_nor_crashe
         dataset, tiny_internvl, out, "--epochs", 1, "--stage1-epochs", 1, "--batch-size", 3,
         "--eval-batch-size", 1, "--text-cache", text_cache,
     )  # fmt: skip
-    result = _subprocess(
-        ["-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_port", _free_port(),
-         "-m", "training.cli", *args]
-    )  # fmt: skip
+    result = _torchrun_two(args)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["validation"]["clips"] == 5 and metrics["test"]["clips"] == 6
