@@ -2,9 +2,9 @@
 (it only touches the response start, so streamed and ranged media pass through unbuffered).
 
 Pages run only the app's own script files (no inline script, no inline event handlers: page
-data travels in `<script type="application/json">` blocks, which are not executed); style
-attributes stay allowed (`style-src-attr`) for the data-driven bar widths and heat-map colours,
-`<style>` elements do not. Media answers get a sandboxing CSP on top, so a file that somehow
+data travels in `<script type="application/json">` blocks, which are not executed) and only
+its stylesheets: no style attributes either (bar widths and heat-map colours are data
+attributes that `static/common.js` applies through the CSSOM, which the policy allows). Media answers get a sandboxing CSP on top, so a file that somehow
 reached the player could not run script on the app's origin even if opened directly. No page
 may be framed. A `Location` pointing at the request's own host is made relative, so a forged
 `Host` header never comes back in a redirect (Starlette's trailing-slash redirect builds
@@ -23,7 +23,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "style-src-attr 'unsafe-inline'",
         "img-src 'self' data:",
         "media-src 'self'",
         "connect-src 'self'",

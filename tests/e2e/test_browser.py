@@ -136,6 +136,17 @@ def test_annotate_by_keyboard_agreement_adjudication_and_export(live_server, new
     admin.reload()
     admin.goto(f"{url}/projects/{pid}/agreement?dimension=motion_type")
     assert admin.locator("table.heat").count() == 3  # kappa; confusion of a pair, of all
+    # colours and widths come as data attributes (the CSP allows no style attributes)
+    cell = admin.locator("table.heat td[data-colour]").first
+    colour = cell.get_attribute("data-colour")
+    if colour.startswith("#"):
+        colour = "rgb({}, {}, {})".format(*(int(colour[i : i + 2], 16) for i in (1, 3, 5)))
+    assert cell.evaluate("td => getComputedStyle(td).backgroundColor") == colour
+    final = admin.locator(".progress .seg-final")
+    share = float(final.get_attribute("data-width")) / 100
+    total = admin.locator(".progress").evaluate("e => e.getBoundingClientRect().width")
+    width = final.evaluate("e => e.getBoundingClientRect().width")
+    assert share > 0 and width == pytest.approx(share * total, abs=1.5)
     screenshot(admin, "agreement-dashboard", full_page=True)
 
     # the reviewer adjudicates the disputed clip: everyone's labels side by side
