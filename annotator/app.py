@@ -21,7 +21,7 @@ from annotator.api import API_PREFIX, api_router
 from annotator.api.media import router as media_router
 from annotator.auth import LoginRateLimiter
 from annotator.errors import install_error_handlers
-from annotator.security import SecurityHeaders
+from annotator.security import install_security_headers
 from annotator.settings import Settings, load_settings
 from annotator.templating import STATIC_DIR
 from fgtext import store
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=not settings.is_development,
     )
-    app.add_middleware(SecurityHeaders)  # outermost of ours: every answer gets the headers
+    install_security_headers(app)  # around every layer: every answer carries the headers
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(media_router)

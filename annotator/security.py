@@ -1,5 +1,7 @@
 """Security headers on every response, in one place: `SecurityHeaders`, a pure ASGI middleware
-(it only touches the response start, so streamed and ranged media pass through unbuffered).
+(it only touches the response start, so streamed and ranged media pass through unbuffered),
+installed around the whole middleware stack (`install_security_headers`), so the answers that
+Starlette's own outer layers give (a 500, a body over the size limit) carry them too.
 
 Pages run only the app's own script files (no inline script, no inline event handlers: page
 data travels in `<script type="application/json">` blocks, which are not executed) and only
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -83,3 +86,10 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def install_security_headers(app: Starlette) -> None:
+    """Wrap `app`'s whole middleware stack (built at its first request) in `SecurityHeaders`:
+    `add_middleware` would place it inside Starlette's error and body-limit layers."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]

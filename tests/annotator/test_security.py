@@ -80,6 +80,16 @@ def test_headers_on_pages_api_media_errors_redirects_static_and_docs(app, projec
         assert_security_headers(reply, media=True)
 
 
+def test_headers_on_a_500_from_starlette_s_outermost_layer(app):
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/boom", boom)
+    reply = TestClient(app, raise_server_exceptions=False).get("/boom")
+    assert reply.status_code == 500
+    assert_security_headers(reply)
+
+
 @pytest.mark.parametrize(
     ("location", "expected"),
     [
