@@ -61,11 +61,25 @@ def synth(
         float, typer.Option(help="Pixel noise (fraction of 255) and figure jitter.")
     ] = _SYNTH.noise,
     annotators: Annotated[
-        int, typer.Option(help="Simulated annotators per clip.")
-    ] = _SYNTH.annotators,
+        int | None,
+        typer.Option(
+            help=f"Simulated annotators per clip [default: {_SYNTH.annotators}, or one per "
+            "--annotator-accuracy entry plus the spammers]."
+        ),
+    ] = None,
     annotator_error: Annotated[
         float, typer.Option(help="Chance a simulated annotator mislabels a dimension.")
     ] = _SYNTH.annotator_error,
+    annotator_accuracy: Annotated[
+        str | None,
+        typer.Option(
+            help="Each annotator's own accuracy per dimension, e.g. 0.95,0.7,0.6 "
+            "(replaces --annotator-error)."
+        ),
+    ] = None,
+    spammers: Annotated[
+        int, typer.Option(help="Annotators (the last ones) who answer at random.")
+    ] = _SYNTH.spammers,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same dataset).")] = _SYNTH.seed,
     labels: Annotated[
         Path | None, typer.Option(help="Also write the simulated labels to this CSV.")
@@ -75,12 +89,17 @@ def synth(
     """Generate a synthetic micro-gesture dataset: real H.264 clips with ground-truth attributes."""
     from fgtext.merge import write_labels_csv
     from fgtext.synth import simulated_labels, synthesize
+    from fgtext.synth.annotators import parse_accuracies
 
     width, height = _parse_size(size)
+    accuracy = parse_accuracies(annotator_accuracy) if annotator_accuracy else None
+    if annotators is None:
+        annotators = len(accuracy) + spammers if accuracy else max(_SYNTH.annotators, spammers)
     config = SynthConfig(
         classes=int(classes) if classes.isdigit() else classes, clips_per_class=clips_per_class,
         width=width, height=height, fps=fps, seconds=seconds, noise=noise, seed=seed,
-        annotators=annotators, annotator_error=annotator_error,
+        annotators=annotators, annotator_error=annotator_error, annotator_accuracy=accuracy,
+        spammers=spammers,
     )  # fmt: skip
     with progress_bar("Rendering clips") as progress:
         root = synthesize(out, config, overwrite=overwrite, progress=progress)
