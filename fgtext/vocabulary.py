@@ -63,7 +63,7 @@ FINAL_STATUSES: tuple[ClipStatus, ...] = (
 )
 # Clips an annotator can still be handed.
 OPEN_STATUSES: tuple[ClipStatus, ...] = (ClipStatus.UNLABELLED, ClipStatus.IN_PROGRESS)
-# The statuses a row of an `fgtext-dataset/1` file may have: final ones, gold, or none yet
+# The statuses a row of an `fgtext-dataset` file (versions 1 and 2) may have: final ones, gold, or none yet
 # (a Literal, so the format's validation messages list the plain strings).
 DatasetStatus = Literal["consensus", "adjudicated", "single", "gold", "unlabelled"]
 DATASET_STATUSES: tuple[str, ...] = get_args(DatasetStatus)

@@ -1,6 +1,6 @@
 """Synthetic micro-gestures: small H.264 clips of a seated cartoon figure, with FG-Text labels.
 
-`synthesize(out, SynthConfig(...))` writes an `fgtext-dataset/1` whose every clip shows one
+`synthesize(out, SynthConfig(...))` writes an `fgtext-dataset/2` whose every clip shows one
 attribute tuple of its class: the *initiator* (the body part that moves), its *receiver* (the
 place on the figure it moves to, or none), the *direction* (a displacement pattern) and the
 *motion type* (a temporal profile: approach and stay, fast small oscillation, repeated taps, a

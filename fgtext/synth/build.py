@@ -1,5 +1,5 @@
 """The synthetic dataset: clip plans per class and split, rendering (in worker processes when
-there are many), simulated annotators, the `fgtext-dataset/1` folder."""
+there are many), simulated annotators, the `fgtext-dataset/2` folder."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def synthesize(
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
 ) -> Path:
-    """Write a synthetic `fgtext-dataset/1` at `out` and return its path.
+    """Write a synthetic `fgtext-dataset/2` at `out` and return its path.
 
     Videos go to `out/videos/<clip_id>.mp4`; each clip is status "gold" with its ground-truth
     attributes and T_fg, plus `config.annotators` simulated annotations; dataset.json's source is
