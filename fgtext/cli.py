@@ -22,7 +22,7 @@ from fgtext.console import out_console, print_json, progress_bar, run_cli, typer
 from fgtext.errors import FgTextError
 from fgtext.importers.smg import SMG_VIDEO_PATTERN
 from fgtext.synth.config import SynthConfig
-from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, DEFAULT_POSTERIOR_THRESHOLD
 
 app = typer_app("FG-Text: fine-grained micro-gesture datasets, agreement and tools.")
 import_app = typer.Typer(
@@ -368,8 +368,25 @@ def merge(
     ],
     out: OutDir,
     rule: Annotated[
-        str, typer.Option(help="When labels are final without review: unanimous or majority.")
+        str,
+        typer.Option(
+            help="When labels are final without review: unanimous, majority or dawid-skene "
+            "(every dimension's posterior under the reliability model reaches --threshold)."
+        ),
     ] = DEFAULT_CONSENSUS_RULE.value,
+    threshold: Annotated[
+        float, typer.Option(help="dawid-skene: the posterior every dimension must reach.")
+    ] = DEFAULT_POSTERIOR_THRESHOLD,
+    anchor_gold: Annotated[
+        bool,
+        typer.Option(
+            help="dawid-skene: the manifest's gold clips (known values) anchor the model."
+        ),
+    ] = False,
+    review: Annotated[
+        Path | None,
+        typer.Option(help="Write the clips to review (least certain first) to this text file."),
+    ] = None,
     include_unresolved: Annotated[
         bool, typer.Option(help="Keep clips without consensus (status unlabelled).")
     ] = False,
@@ -387,6 +404,8 @@ def merge(
         labels,
         out,
         rule=rule,
+        threshold=threshold,
+        anchor_gold=anchor_gold,
         include_unresolved=include_unresolved,
         n_bootstrap=bootstrap,
         parquet=parquet,
@@ -395,8 +414,13 @@ def merge(
     out_console.print(
         f"Wrote {result.written} clips to [bold]{out}[/]: {result.consensus} consensus, "
         f"{result.single} single, {result.unresolved} without consensus "
-        f"({'kept' if include_unresolved else 'left out'}), {result.unlabelled} not labelled."
+        f"({'kept' if include_unresolved else 'left out'}), {result.unlabelled} not labelled"
+        + (f", {result.gold} gold." if result.gold else ".")
     )
+    if review is not None:
+        review.parent.mkdir(parents=True, exist_ok=True)
+        review.write_text("".join(f"{c}\n" for c in result.review), encoding="utf-8")
+        out_console.print(f"Wrote the {len(result.review)} clips to review to [bold]{review}[/]")
 
 
 # -- schema ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The project's closed vocabularies, each named once: roles, consensus rules, clip statuses.
+"""The project's closed vocabularies, each named once: roles, consensus (and merge) rules, clip
+statuses.
 
 StrEnums, so a member is its string ("admin" == Role.ADMIN): the database columns, the JSON API,
 the CLIs and the dataset files all hold the plain strings. The four FG-Text dimensions are
@@ -32,6 +33,12 @@ class ConsensusRule(StrEnum):
 
 CONSENSUS_RULES: tuple[str, ...] = tuple(ConsensusRule)
 DEFAULT_CONSENSUS_RULE = ConsensusRule.MAJORITY  # projects, `fgtext merge` and the CLIs
+# `fgtext merge` also has the reliability model's rule: a clip is final when every dimension's
+# Dawid-Skene posterior reaches a threshold (`fgtext.consensus.posterior_status`). It needs all
+# of a project's labels at once, so it is not (yet) a project setting of the annotation store.
+DAWID_SKENE = "dawid-skene"
+MERGE_RULES: tuple[str, ...] = (*CONSENSUS_RULES, DAWID_SKENE)
+DEFAULT_POSTERIOR_THRESHOLD = 0.9
 
 
 class ClipStatus(StrEnum):
