@@ -423,6 +423,98 @@ def merge(
         out_console.print(f"Wrote the {len(result.review)} clips to review to [bold]{review}[/]")
 
 
+# -- design ------------------------------------------------------------------------------------
+
+
+@app.command()
+def design(
+    clips: Annotated[int, typer.Option(help="Clips in the study.")] = 1000,
+    accuracy: Annotated[
+        str,
+        typer.Option(
+            help="Expected annotator accuracy per dimension: one for all, or one per annotator "
+            "of the pool (e.g. 0.95,0.8,0.7)."
+        ),
+    ] = "0.8",
+    pilot: Annotated[
+        Path | None,
+        typer.Option(
+            help="A pilot's labels (CSV/JSONL as for `fgtext agreement`): its annotators, with "
+            "the accuracies Dawid-Skene estimates, are the pool (replaces --accuracy)."
+        ),
+    ] = None,
+    target: Annotated[
+        float, typer.Option(help="Share of clips whose 4-tuple must be right.")
+    ] = 0.9,
+    rule: Annotated[
+        str, typer.Option(help="The rule that makes the labels: dawid-skene or majority.")
+    ] = "dawid-skene",
+    k_max: Annotated[int, typer.Option(help="Largest k to simulate.")] = 7,
+    threshold: Annotated[
+        float, typer.Option(help="dawid-skene: the posterior that makes a clip final.")
+    ] = DEFAULT_POSTERIOR_THRESHOLD,
+    seeds: Annotated[int, typer.Option(help="Simulated studies per k (seeds 0..N-1).")] = 5,
+    schema_file: Annotated[Path | None, typer.Option("--schema", help="Schema file.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also write the accuracy-vs-k chart here (SVG).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Recommend annotators per clip (k) for a target label accuracy, by simulation."""
+    from fgtext.console import fmt
+    from fgtext.design import accuracy_svg, pool_from_pilot, recommend, study, uniform_pool
+    from fgtext.schema import load_schema
+    from fgtext.synth.annotators import parse_accuracies
+    from fgtext.vocabulary import DAWID_SKENE, ConsensusRule
+
+    if rule not in (DAWID_SKENE, ConsensusRule.MAJORITY):
+        raise FgTextError(f"--rule {rule!r}: expected dawid-skene or majority")
+    if not 0 < target <= 1 or clips < 1 or seeds < 1 or k_max < 1:
+        raise FgTextError("--target must be in (0, 1]; --clips, --seeds and --k-max at least 1")
+    if pilot is not None:
+        pool = pool_from_pilot(str(pilot))
+        source = f"pilot {pilot}"
+    else:
+        acc = parse_accuracies(accuracy)
+        if not acc or not all(0 <= a <= 1 for a in acc):
+            raise FgTextError(f"--accuracy {accuracy!r}: expected probabilities from 0 to 1")
+        pool = uniform_pool(list(acc) * k_max if len(acc) == 1 else list(acc))
+        source = f"accuracy {accuracy}"
+    size = len(next(iter(pool.values())))
+    k_values = list(range(1, min(k_max, size) + 1))
+    rows = study(clips, load_schema(schema_file), pool, k_values=k_values,
+                 seeds=range(seeds), threshold=threshold)  # fmt: skip
+    best = recommend(rows, target, rule)
+    if as_json:
+        print_json({
+            "clips": clips, "target": target, "rule": rule, "pool": pool, "recommended_k": best,
+            "rows": [{"k": r.k, "majority": r.majority.__dict__,
+                      "dawid_skene": r.dawid_skene.__dict__} for r in rows],
+        })  # fmt: skip
+    else:
+        table = Table(title=f"{clips} clips, {source}, {seeds} seeds: 4-tuple right [95% CI]")
+        for column in ("k", "majority", "final (maj.)", "dawid-skene", "final (DS)", "target"):
+            table.add_column(column, justify="right")
+        for r in rows:
+            cells = []
+            for s in (r.majority, r.dawid_skene):
+                cells += [f"{fmt(s.correct[0])} [{fmt(s.correct[1])}, {fmt(s.correct[2])}]",
+                          fmt(s.final[0])]  # fmt: skip
+            table.add_row(str(r.k), *cells, "yes" if r.summary(rule).correct[1] >= target else "")
+        out_console.print(table)
+        if best is None:
+            out_console.print(f"No k up to {k_values[-1]} reaches {target:g} under {rule}.")
+        else:
+            out_console.print(
+                f"Recommended: k = {best} ({rule}: {target:g} of the 4-tuples right)."
+            )
+    if plot is not None:
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        plot.write_text(accuracy_svg(rows, target, f"{clips} clips, {source}"), encoding="utf-8")
+        if not as_json:
+            out_console.print(f"Wrote the chart to [bold]{plot}[/]")
+
+
 # -- schema ------------------------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS, Schema
 from fgtext.stats import mean_interval
 from fgtext.synth.annotators import simulate_codes
+from fgtext.vocabulary import DAWID_SKENE
 
 # Per dimension, each pool annotator's accuracy (None: a spammer).
 Pool = Mapping[str, Sequence[float | None]]
@@ -162,6 +163,9 @@ class StudyRow:
     majority: Summary
     dawid_skene: Summary
 
+    def summary(self, rule: str) -> Summary:
+        return self.dawid_skene if rule == DAWID_SKENE else self.majority
+
 
 def study(
     n_clips: int,
@@ -189,11 +193,11 @@ def study(
     ]
 
 
-def recommend(rows: Sequence[StudyRow], target: float, rule: str = "dawid-skene") -> int | None:
-    """The smallest k whose mean 4-tuple accuracy under `rule` reaches `target` (None: none)."""
+def recommend(rows: Sequence[StudyRow], target: float, rule: str = DAWID_SKENE) -> int | None:
+    """The smallest k whose 4-tuple accuracy under `rule` reaches `target` with its whole
+    95 % interval (so a new study of that size meets it too); None: no k does."""
     for row in rows:
-        summary = row.dawid_skene if rule == "dawid-skene" else row.majority
-        if summary.correct[0] >= target:
+        if row.summary(rule).correct[1] >= target:
             return row.k
     return None
 
