@@ -66,7 +66,7 @@ def main() -> None:
         return {
             d: dawid_skene(
                 task, worker, labels, n_tasks=n, n_workers=w, n_values=k, smoothing=smoothing
-            )  # fmt: skip
+            )
             for d, (k, _, labels) in data.items()
         }
 
