@@ -74,8 +74,8 @@ def main() -> None:
     header = ["method", "judgments/clip", "vs k=3", "correct", "final", "final+right"]
     rows = []
     for name, s in results.items():
-        saved = 1 - s.judgments[0] / base.judgments[0]
-        rows.append([name, cell(s.judgments, 2), f"{-saved:+.0%}", cell(s.correct),
+        change = s.judgments[0] / base.judgments[0] - 1
+        rows.append([name, cell(s.judgments, 2), f"{change:+.0%}", cell(s.correct),
                      cell(s.final), cell(s.final_correct)])  # fmt: skip
     accuracies = ", ".join("spammer" if a is None else f"{a:g}" for a in pool["initiator"])
     title = (
