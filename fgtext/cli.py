@@ -446,6 +446,13 @@ def design(
     target: Annotated[
         float, typer.Option(help="Share of clips whose 4-tuple must be right.")
     ] = 0.9,
+    alpha_width: Annotated[
+        float | None,
+        typer.Option(
+            help="Instead of --target: the widest 95% interval of Krippendorff's alpha (over "
+            "the four dimensions) the study may have."
+        ),
+    ] = None,
     rule: Annotated[
         str, typer.Option(help="The rule that makes the labels: dawid-skene or majority.")
     ] = "dawid-skene",
@@ -462,7 +469,7 @@ def design(
 ) -> None:
     """Recommend annotators per clip (k) for a target label accuracy, by simulation."""
     from fgtext.console import fmt
-    from fgtext.design import accuracy_svg, pool_from_pilot, recommend, study, uniform_pool
+    from fgtext.design import accuracy_svg, meets, pool_from_pilot, recommend, study, uniform_pool
     from fgtext.schema import load_schema
     from fgtext.synth.annotators import parse_accuracies
     from fgtext.vocabulary import DAWID_SKENE, ConsensusRule
@@ -471,6 +478,8 @@ def design(
         raise FgTextError(f"--rule {rule!r}: expected dawid-skene or majority")
     if not 0 < target <= 1 or clips < 1 or seeds < 1 or k_max < 1:
         raise FgTextError("--target must be in (0, 1]; --clips, --seeds and --k-max at least 1")
+    if alpha_width is not None and not 0 < alpha_width <= 2:
+        raise FgTextError(f"--alpha-width must be in (0, 2] (got {alpha_width:g})")
     if pilot is not None:
         pool = pool_from_pilot(str(pilot))
         source = f"pilot {pilot}"
@@ -482,32 +491,43 @@ def design(
         source = f"accuracy {accuracy}"
     size = len(next(iter(pool.values())))
     k_values = list(range(1, min(k_max, size) + 1))
-    rows = study(clips, load_schema(schema_file), pool, k_values=k_values,
-                 seeds=range(seeds), threshold=threshold)  # fmt: skip
-    best = recommend(rows, target, rule)
+    rows = study(clips, load_schema(schema_file), pool, k_values=k_values, seeds=range(seeds),
+                 threshold=threshold, alpha=alpha_width is not None)  # fmt: skip
+    best = recommend(rows, target, rule, alpha_width)
+    goal = (
+        f"alpha's intervals at most {alpha_width:g} wide"
+        if alpha_width is not None
+        else f"{rule}: {target:g} of the 4-tuples right"
+    )
     if as_json:
         print_json({
             "clips": clips, "target": target, "rule": rule, "pool": pool, "recommended_k": best,
+            "max_alpha_width": alpha_width,
             "rows": [{"k": r.k, "majority": r.majority.__dict__,
-                      "dawid_skene": r.dawid_skene.__dict__} for r in rows],
+                      "dawid_skene": r.dawid_skene.__dict__, "alpha_width": r.alpha_width}
+                     for r in rows],
         })  # fmt: skip
     else:
         table = Table(title=f"{clips} clips, {source}, {seeds} seeds: 4-tuple right [95% CI]")
-        for column in ("k", "majority", "final (maj.)", "dawid-skene", "final (DS)", "target"):
+        columns = ["k", "majority", "final (maj.)", "dawid-skene", "final (DS)"]
+        if alpha_width is not None:
+            columns.append("alpha CI width")
+        for column in (*columns, "target"):
             table.add_column(column, justify="right")
         for r in rows:
             cells = []
             for s in (r.majority, r.dawid_skene):
                 cells += [f"{fmt(s.correct[0])} [{fmt(s.correct[1])}, {fmt(s.correct[2])}]",
                           fmt(s.final[0])]  # fmt: skip
-            table.add_row(str(r.k), *cells, "yes" if r.summary(rule).correct[1] >= target else "")
+            if alpha_width is not None:
+                w = r.alpha_width
+                cells.append("—" if w is None else f"{fmt(w[0])} [{fmt(w[1])}, {fmt(w[2])}]")
+            table.add_row(str(r.k), *cells, "yes" if meets(r, target, rule, alpha_width) else "")
         out_console.print(table)
         if best is None:
-            out_console.print(f"No k up to {k_values[-1]} reaches {target:g} under {rule}.")
+            out_console.print(f"No k up to {k_values[-1]} meets the target ({goal}).")
         else:
-            out_console.print(
-                f"Recommended: k = {best} ({rule}: {target:g} of the 4-tuples right)."
-            )
+            out_console.print(f"Recommended: k = {best} ({goal}).")
     if plot is not None:
         plot.parent.mkdir(parents=True, exist_ok=True)
         plot.write_text(accuracy_svg(rows, target, f"{clips} clips, {source}"), encoding="utf-8")

@@ -8,7 +8,7 @@ one more annotator, round by round, while `needs_another_annotator` says so, re-
 after each round. A clip's 4-tuple is right when all four values equal the truth.
 
 `fgtext design` runs `study` over k and recommends the smallest k whose accuracy reaches a
-target; bench/annotation_quality.py compares majority, Dawid-Skene and adaptive k on the same
+target (or whose intervals of Krippendorff's alpha are narrow enough: `alpha_width`); bench/annotation_quality.py compares majority, Dawid-Skene and adaptive k on the same
 draws. Every figure is a mean over seeds with a Student-t 95 % interval (`fgtext.stats`).
 """
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fgtext.agreement import LabelTable, agreement_report
 from fgtext.agreement.dawid_skene import DEFAULT_SMOOTHING, dawid_skene
 from fgtext.consensus import needs_another_annotator
 from fgtext.errors import FgTextError
@@ -143,6 +144,19 @@ def adaptive(
     return Outcome(float(k.mean()), right.mean(), final.mean(), (right & final).mean())
 
 
+def alpha_width(d: Draw, k: int, n_bootstrap: int = 200) -> float:
+    """The widest of the four dimensions' 95 % bootstrap intervals of alpha at fixed k (how
+    precisely a study of this size measures agreement); inf where one is undefined."""
+    task, worker = np.nonzero(_taken(d, np.full(len(d.order), k)))
+    table = LabelTable(
+        clip_ids=task.astype(str), annotators=worker.astype(str),
+        values={dim: d.labels[dim][task, worker].astype(str) for dim in DIMENSIONS},
+    )  # fmt: skip
+    summary = agreement_report(table, n_bootstrap=n_bootstrap, include_tuple=False).summary()
+    widths = [v["ci95"][1] - v["ci95"][0] if v.get("ci95") else np.inf for v in summary.values()]
+    return float(max(widths))
+
+
 @dataclass(frozen=True)
 class Summary:
     """An outcome over seeds: (mean, low, high) of each figure."""
@@ -162,6 +176,7 @@ class StudyRow:
     k: int
     majority: Summary
     dawid_skene: Summary
+    alpha_width: tuple[float, float, float] | None = None  # (mean, low, high); None: not asked
 
     def summary(self, rule: str) -> Summary:
         return self.dawid_skene if rule == DAWID_SKENE else self.majority
@@ -175,8 +190,10 @@ def study(
     k_values: Sequence[int],
     seeds: Sequence[int],
     threshold: float = 0.9,
+    alpha: bool = False,
 ) -> list[StudyRow]:
-    """Majority and Dawid-Skene at each fixed k, on the same draws (one per seed)."""
+    """Majority and Dawid-Skene at each fixed k, on the same draws (one per seed); with
+    `alpha`, also the width of alpha's intervals (k >= 2: alpha needs two labels a clip)."""
     size = len(pool[DIMENSIONS[0]])
     if not k_values or min(k_values) < 1 or max(k_values) > size:
         raise FgTextError(
@@ -188,18 +205,28 @@ def study(
             k,
             Summary.of([majority(d, k) for d in draws]),
             Summary.of([dawid_skene_fixed(d, k, threshold) for d in draws]),
+            mean_interval([alpha_width(d, k) for d in draws]) if alpha and k >= 2 else None,
         )
         for k in k_values
     ]
 
 
-def recommend(rows: Sequence[StudyRow], target: float, rule: str = DAWID_SKENE) -> int | None:
-    """The smallest k whose 4-tuple accuracy under `rule` reaches `target` with its whole
-    95 % interval (so a new study of that size meets it too); None: no k does."""
-    for row in rows:
-        if row.summary(rule).correct[1] >= target:
-            return row.k
-    return None
+def meets(row: StudyRow, target: float, rule: str, max_alpha_width: float | None) -> bool:
+    """Whether k meets the target with its whole 95 % interval (so a new study of that size
+    meets it too): the 4-tuple accuracy under `rule`, or the widest interval of alpha."""
+    if max_alpha_width is not None:
+        return row.alpha_width is not None and row.alpha_width[2] <= max_alpha_width
+    return row.summary(rule).correct[1] >= target
+
+
+def recommend(
+    rows: Sequence[StudyRow],
+    target: float,
+    rule: str = DAWID_SKENE,
+    max_alpha_width: float | None = None,
+) -> int | None:
+    """The smallest k that `meets` the target; None: no k does."""
+    return next((r.k for r in rows if meets(r, target, rule, max_alpha_width)), None)
 
 
 def pool_from_pilot(labels_path: str) -> dict[str, list[float | None]]:
@@ -259,7 +286,7 @@ def accuracy_svg(rows: Sequence[StudyRow], target: float, title: str) -> str:
             )
         label = "majority" if name == "majority" else "Dawid-Skene"
         parts.append(
-            f'<text x="{x(k1) + 6}" y="{top + 16 * i + 10}" fill="{colour}">{label}</text>'
+            f'<text x="{x(k1) + 6}" y="{y(0) - 26 + 16 * i}" fill="{colour}">{label}</text>'
         )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -75,8 +75,25 @@ def test_a_pilot_gives_the_pool_its_estimated_accuracies(capsys, tmp_path):
         (["--accuracy", "1.5"], "expected probabilities from 0 to 1"),
         (["--rule", "vote"], "--rule 'vote': expected dawid-skene or majority"),
         (["--target", "0"], "--target must be in (0, 1]"),
+        (["--alpha-width", "0"], "--alpha-width must be in (0, 2]"),
     ],
 )
 def test_bad_design_options_are_one_clear_error(capsys, args, message):
     code, _, err = fgtext(capsys, "design", *args)
     assert code == 1 and message in err
+
+
+def test_a_target_width_of_alphas_interval_needs_fewer_annotators_on_more_clips(capsys):
+    def run(clips):
+        code, out, err = fgtext(capsys, "design", "--clips", clips, "--seeds", 3, "--k-max", 7,
+                                "--accuracy", 0.8, "--alpha-width", 0.1, "--json")  # fmt: skip
+        assert code == 0, err
+        return json.loads(out)
+
+    small, large = run(200), run(800)
+    assert large["recommended_k"] < small["recommended_k"], (small, large)
+    for result in (small, large):
+        k = result["recommended_k"]
+        highs = [r["alpha_width"] and r["alpha_width"][2] for r in result["rows"]]
+        assert highs[0] is None  # alpha needs two labels a clip
+        assert highs[k - 1] <= 0.1 and all(h > 0.1 for h in highs[1 : k - 1])
