@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from annotator import policies
-from annotator.deps import CurrentUser, SessionDep
+from annotator.deps import CurrentUser, Id, SessionDep
 from fgtext import store
 
 router = APIRouter(tags=["export"])
@@ -28,7 +28,7 @@ def _file_stem(name: str) -> str:
     responses={200: {"content": {"application/zip": {}}, "description": "The dataset, zipped"}},
 )
 def export_project(
-    project_id: int,
+    project_id: Id,
     session: SessionDep,
     user: CurrentUser,
     include_unfinished: bool = Query(
