@@ -114,6 +114,7 @@ class ProjectCreate(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     dataset_dir: Text = Field(
         min_length=1,
+        max_length=1000,
         description="An FG-Text dataset or manifest folder on the server, inside the media "
         "root (FGTEXT_MEDIA_ROOT); relative paths are relative to the media root.",
     )
@@ -122,7 +123,9 @@ class ProjectCreate(BaseModel):
 
 
 class ClipsAdd(BaseModel):
-    dataset_dir: Text = Field(min_length=1, description="As in ProjectCreate.dataset_dir.")
+    dataset_dir: Text = Field(
+        min_length=1, max_length=1000, description="As in ProjectCreate.dataset_dir."
+    )
 
 
 class MemberAdd(BaseModel):
