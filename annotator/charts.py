@@ -8,6 +8,7 @@ download, and every number on screen is also in the page's text for screen reade
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -172,10 +173,18 @@ def annotator_speed(progress: dict[str, Any]) -> list[dict[str, Any]]:
     rows = progress.get("annotators", [])
     most = max((r["annotations"] for r in rows), default=0) or 1
     return [
-        {**r, "per_hour": round(3600 / r["median_seconds"]) if r["median_seconds"] else None,
+        {**r, "per_hour": _per_hour(r["median_seconds"]),
          "share": round(100 * r["annotations"] / most)}
         for r in rows
     ]  # fmt: skip
+
+
+def _per_hour(median_seconds: float | None) -> int | None:
+    """Clips per hour at this median, None where it says nothing (no time, or an instant)."""
+    if not median_seconds or not math.isfinite(median_seconds):
+        return None
+    per_hour = 3600 / median_seconds
+    return round(per_hour) if math.isfinite(per_hour) else None
 
 
 def disagreeing_dimensions(review: Any) -> list[str]:

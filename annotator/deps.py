@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from sqlmodel import Session
 
 from annotator.auth import end_session, session_matches, session_user_id
 from annotator.settings import Settings
 from fgtext import store
 from fgtext.store import User
+from fgtext.validation import MAX_ID, MAX_OFFSET
 
 
 def get_db_session(request: Request) -> Iterator[Session]:
@@ -26,6 +27,11 @@ def get_settings(request: Request) -> Settings:
 
 SessionDep = Annotated[Session, Depends(get_db_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+# The id in a route's path (every route, API, media and pages): beyond 1..MAX_ID it is a 422,
+# never a database error (PostgreSQL refuses to compare it with an INTEGER column, SQLite
+# cannot bind one beyond 64 bits).
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def session_user(request: Request, session: Session) -> User | None:
@@ -73,7 +79,9 @@ class Page:
 def paged(default: int, maximum: int) -> Any:
     """A `Page` dependency: `limit` defaults to `default` and may not exceed `maximum`."""
 
-    def page(offset: int = Query(0, ge=0), limit: int = Query(default, ge=1, le=maximum)) -> Page:
+    def page(
+        offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(default, ge=1, le=maximum)
+    ) -> Page:
         return Page(offset=offset, limit=limit)
 
     return Depends(page)

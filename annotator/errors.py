@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request, status
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -92,7 +93,43 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+def _printable(part: object) -> str | int:
+    """A part of an error's location as JSON can always carry it (a body's keys are input)."""
+    if isinstance(part, int):
+        return part
+    text = str(part)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return ascii(text)
+    return text
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, object]]:
+    """Where each problem is, what it is and its type; never the `input` (it may be NaN, a lone
+    surrogate or a password: FastAPI's own handler echoes it and then fails to encode it)."""
+    return [
+        {"loc": [_printable(p) for p in e.get("loc", ())], "msg": _printable(e.get("msg", "")),
+         "type": _printable(e.get("type", ""))}
+        for e in exc.errors()
+    ]  # fmt: skip
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    """A 422 naming each field that was refused: JSON for the API, an error page for pages."""
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_errors(exc)
+    code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    if is_page_request(request):
+        message = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in errors
+        )
+        return error_page(request, code, message)
+    return JSONResponse({"detail": errors}, status_code=code)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FgTextError, handle_fgtext_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(LoginRequired, login_redirect)

@@ -89,7 +89,8 @@ def resolve_dataset_dir(media_root: Path, dataset_dir: str) -> Path:
     root = Path(media_root).resolve()
     try:
         path = (root / dataset_dir).resolve()
-    except (OSError, RuntimeError, ValueError):  # NUL bytes, symlink loops
+        is_dir = path.is_dir()
+    except (OSError, RuntimeError, ValueError):  # NUL bytes, symlink loops, names too long
         raise InvalidInputError(
             f"dataset_dir {dataset_dir!r} is not a usable path under the media root"
         ) from None
@@ -98,7 +99,7 @@ def resolve_dataset_dir(media_root: Path, dataset_dir: str) -> Path:
             f"dataset_dir {dataset_dir!r} is outside the media root; put the dataset under "
             "FGTEXT_MEDIA_ROOT and give its path relative to it"
         )
-    if not path.is_dir():
+    if not is_dir:
         raise InvalidInputError(f"dataset_dir {dataset_dir!r} is not a folder under the media root")
     return path
 

@@ -13,7 +13,7 @@ import statistics
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from annotator import charts, policies
@@ -22,13 +22,14 @@ from annotator.api.models import AnnotationPublic
 from annotator.api.projects import clip_public, project_detail
 from annotator.api.review import clip_review
 from annotator.auth import csrf_matches, csrf_token, end_session, start_session
-from annotator.deps import SessionDep, session_user
+from annotator.deps import Id, SessionDep, session_user
 from annotator.errors import LoginRequired
 from annotator.templating import render
 from fgtext import store
 from fgtext.compose import compose_fg_text
 from fgtext.schema import DIMENSIONS
 from fgtext.store import User
+from fgtext.validation import MAX_ID, Text, finite_or_none
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 REVIEW_PAGE_SIZE = 200  # the review queue page lists the oldest this many
@@ -94,9 +95,9 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:
 def login_form(
     request: Request,
     session: SessionDep,
-    username: Annotated[str, Form(max_length=100)] = "",
-    password: Annotated[str, Form(max_length=1000)] = "",
-    next: Annotated[str, Form()] = "/",
+    username: Annotated[Text, Form(max_length=100)] = "",
+    password: Annotated[Text, Form(max_length=1000)] = "",
+    next: Annotated[Text, Form(max_length=2000)] = "/",
 ) -> Response:
     if not username or not password:
         return render(
@@ -120,7 +121,7 @@ def login_form(
 
 
 @router.post("/logout")
-def logout_form(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+def logout_form(request: Request, csrf: Annotated[Text, Form(max_length=200)] = "") -> Response:
     if csrf_token(request) and not csrf_matches(request, csrf):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the page was out of date; log out again")
     end_session(request)
@@ -157,10 +158,10 @@ def _project_page_context(session, user: User, project: store.Project) -> dict[s
 @router.get("/projects/{project_id}/annotate")
 def annotate_page(
     request: Request,
-    project_id: int,
+    project_id: Id,
     session: SessionDep,
     user: PageUser,
-    clip: int | None = None,
+    clip: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> HTMLResponse:
     """The annotation page: the next clip, or `?clip=ID` to edit one's own earlier label."""
     project = policies.projects.require_annotate(session, user, project_id)
@@ -199,7 +200,7 @@ def _recent(session, project: store.Project, user: User, *, limit: int | None = 
         {"annotation_id": a.id, "clip": clip.id, "clip_id": clip.clip_id,
          "class_name": names.get(clip.label, str(clip.label)),
          "attributes": a.attributes, "unsure": a.unsure, "note": a.note,
-         "sentence": compose_fg_text(a.attributes, schema), "seconds_spent": a.seconds_spent,
+         "sentence": compose_fg_text(a.attributes, schema), "seconds_spent": finite_or_none(a.seconds_spent),
          "updated_at": AnnotationPublic.model_validate(a).updated_at.isoformat(),
          "status": clip.status}
         for a, clip in store.recent_annotations(session, project=project, user=user, limit=limit)
@@ -208,7 +209,7 @@ def _recent(session, project: store.Project, user: User, *, limit: int | None = 
 
 @router.get("/projects/{project_id}/mine")
 def my_labels_page(
-    request: Request, project_id: int, session: SessionDep, user: PageUser
+    request: Request, project_id: Id, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     """Queue and progress: done / remaining and every label one has given, to edit."""
     project = policies.projects.require_access(session, user, project_id)
@@ -227,7 +228,7 @@ def my_labels_page(
 @router.get("/projects/{project_id}/agreement")
 def agreement_page(
     request: Request,
-    project_id: int,
+    project_id: Id,
     session: SessionDep,
     user: PageUser,
     dimension: str = "initiator",
@@ -271,7 +272,7 @@ def agreement_page(
 
 @router.get("/projects/{project_id}/review")
 def review_queue_page(
-    request: Request, project_id: int, session: SessionDep, user: PageUser
+    request: Request, project_id: Id, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     project = policies.projects.require_review(session, user, project_id)
     waiting = store.review_queue(session, project=project)
@@ -286,7 +287,7 @@ def review_queue_page(
 
 @router.get("/clips/{clip_id}/review")
 def review_clip_page(
-    request: Request, clip_id: int, session: SessionDep, user: PageUser
+    request: Request, clip_id: Id, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     """One clip with every annotator's labels side by side, the player, and the decision."""
     clip, project = policies.clips.require_review(session, user, clip_id)
@@ -329,7 +330,7 @@ def admin_page(request: Request, session: SessionDep, user: PageUser) -> HTMLRes
 
 @router.get("/admin/projects/{project_id}")
 def admin_project_page(
-    request: Request, project_id: int, session: SessionDep, user: PageUser
+    request: Request, project_id: Id, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     policies.users.require_manage(user)
     project = policies.projects.require_access(session, user, project_id)

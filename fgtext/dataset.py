@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from fgtext.compose import compose_class_text, compose_fg_text
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS, ClassDef, Schema, read_json_file
+from fgtext.validation import MAX_INT32, Text
 from fgtext.vocabulary import ClipStatus, DatasetStatus, is_final
 
 FORMAT_NAME = "fgtext-dataset"
@@ -52,25 +53,25 @@ class _Strict(BaseModel):
 class Annotation(_Strict):
     """One annotator's four values for a clip."""
 
-    annotator: str = Field(min_length=1)
-    attributes: dict[str, str]
+    annotator: Text = Field(min_length=1)
+    attributes: dict[Text, Text]
 
 
 class ClassInfo(_Strict):
     id: int = Field(ge=0)
-    name: str = Field(min_length=1)
-    text: str = Field(min_length=1)  # T_c, the class-level description
+    name: Text = Field(min_length=1)
+    text: Text = Field(min_length=1)  # T_c, the class-level description
 
 
 class Clip(_Strict):
-    clip_id: str = Field(min_length=1)
-    video: str = Field(min_length=1)  # relative to the dataset folder, or absolute
-    start_frame: int | None = Field(default=None, ge=0)
-    end_frame: int | None = Field(default=None, ge=0)  # exclusive
-    label: int = Field(ge=0)
+    clip_id: Text = Field(min_length=1)
+    video: Text = Field(min_length=1)  # relative to the dataset folder, or absolute
+    start_frame: int | None = Field(default=None, ge=0, le=MAX_INT32)
+    end_frame: int | None = Field(default=None, ge=0, le=MAX_INT32)  # exclusive
+    label: int = Field(ge=0, le=MAX_INT32)
     split: str = Field(pattern=r"^\w+$")
-    attributes: dict[str, str] | None = None
-    text: str | None = None  # T_fg
+    attributes: dict[Text, Text] | None = None
+    text: Text | None = None  # T_fg
     status: DatasetStatus = ClipStatus.UNLABELLED.value
     # the reliability model's posterior of each final value (format 2; null: no model)
     confidence: dict[str, float] | None = None
@@ -103,7 +104,7 @@ class DatasetInfo(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     format: str = FORMAT
-    name: str = Field(min_length=1)
+    name: Text = Field(min_length=1)
     schema_: dict[str, Any] = Field(alias="schema")
     classes: list[ClassInfo]
     splits: dict[str, int] = Field(default_factory=dict)

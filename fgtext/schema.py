@@ -9,6 +9,7 @@ project extends it by copying the file, adding values and bumping its version.
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,6 +24,11 @@ SCHEMA_FORMAT = "fgtext-schema/1"
 DEFAULT_TEMPLATES = {
     "fg_text": "{initiator} {motion} {receiver} {direction}",
     "class_text": "A video of a person showing the micro-gesture: {name}.",
+}
+# The fields each template may name (`fgtext.compose` fills them in).
+TEMPLATE_FIELDS = {
+    "fg_text": ("initiator", "motion", "receiver", "direction"),
+    "class_text": ("name",),
 }
 BUILTIN_CLASS_LISTS = ("smg", "imigue")
 
@@ -152,7 +158,12 @@ class Schema:
                 )
                 vocab[d][value] = phrase
             descriptions[d] = spec.get("description", "")
-        templates = {**DEFAULT_TEMPLATES, **dict(data.get("templates") or {})}
+        given = data.get("templates") or {}
+        if not isinstance(given, Mapping):
+            raise FgTextError(f"{source}: 'templates' must be an object of template strings")
+        templates = {**DEFAULT_TEMPLATES, **given}
+        for key, template in templates.items():
+            check_template(key, template, source=source)
         return cls(
             name=str(data["name"]),
             version=str(data["version"]),
@@ -160,6 +171,30 @@ class Schema:
             descriptions=descriptions,
             templates=templates,
         )
+
+
+def check_template(key: str, template: object, *, source: str = "schema") -> str:
+    """A template that composes: a string naming only its own fields, as plain `{field}`s
+    (checked when a schema is loaded, so no sentence can fail later)."""
+    where = f"{source}: template {key!r}"
+    if key not in TEMPLATE_FIELDS:
+        raise FgTextError(f"{where} is not one of {', '.join(TEMPLATE_FIELDS)}")
+    allowed = TEMPLATE_FIELDS[key]
+    if not isinstance(template, str):
+        raise FgTextError(f"{where} must be a string")
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as e:
+        raise FgTextError(f"{where} {template!r} is malformed ({e})") from None
+    for _, field_name, spec, conversion in parts:
+        if field_name is None:
+            continue
+        if field_name not in allowed or spec or conversion:
+            raise FgTextError(
+                f"{where} names {{{field_name}}}; it may name only "
+                + ", ".join(f"{{{f}}}" for f in allowed)
+            )
+    return template
 
 
 def read_json_file(path: Path, what: str) -> Any:

@@ -14,7 +14,7 @@ from annotator.api.models import (
     described,
 )
 from annotator.api.projects import clip_public
-from annotator.deps import CurrentUser, SessionDep
+from annotator.deps import CurrentUser, Id, SessionDep
 from fgtext import store
 from fgtext.store import Annotation
 
@@ -30,7 +30,7 @@ router = APIRouter(tags=["annotations"])
     ),
 )
 def submit_annotation(
-    clip_id: int, body: AnnotationSubmit, session: SessionDep, user: CurrentUser
+    clip_id: Id, body: AnnotationSubmit, session: SessionDep, user: CurrentUser
 ) -> Annotation:
     """Label a clip. Sending the same values again returns the stored annotation unchanged."""
     clip, _ = policies.clips.require_annotate(session, user, clip_id)
@@ -38,7 +38,7 @@ def submit_annotation(
 
 
 @router.get("/annotations/{annotation_id}", response_model=AnnotationPublic)
-def get_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> Annotation:
+def get_annotation(annotation_id: Id, session: SessionDep, user: CurrentUser) -> Annotation:
     """One's own annotation (reviewers and admins: anyone's in their projects)."""
     return policies.annotations.require_read(session, user, annotation_id)
 
@@ -49,7 +49,7 @@ def get_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -
     responses=described({409: "`version` is not the stored version: nothing was changed"}),
 )
 def update_annotation(
-    annotation_id: int, body: AnnotationUpdate, session: SessionDep, user: CurrentUser
+    annotation_id: Id, body: AnnotationUpdate, session: SessionDep, user: CurrentUser
 ) -> Annotation:
     """Change one's own annotation; `version` must be the version it was read at."""
     annotation = policies.annotations.require_edit(session, user, annotation_id)
@@ -63,7 +63,7 @@ def update_annotation(
     response_model=ClipPublic,
     responses=described({409: "The clip has been adjudicated: edit instead"}),
 )
-def withdraw_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> ClipPublic:
+def withdraw_annotation(annotation_id: Id, session: SessionDep, user: CurrentUser) -> ClipPublic:
     """Undo one's own submission: the annotation is removed (the audit log keeps its values)
     and its clip is leased back to the author, who is handed it again by `next`."""
     annotation = policies.annotations.require_edit(session, user, annotation_id, "withdraws")
@@ -71,6 +71,6 @@ def withdraw_annotation(annotation_id: int, session: SessionDep, user: CurrentUs
 
 
 @router.get("/projects/{project_id}/annotations/mine", response_model=list[AnnotationPublic])
-def my_annotations(project_id: int, session: SessionDep, user: CurrentUser) -> list[Annotation]:
+def my_annotations(project_id: Id, session: SessionDep, user: CurrentUser) -> list[Annotation]:
     project = policies.projects.require_access(session, user, project_id)
     return store.list_annotations(session, project=project, user=user)

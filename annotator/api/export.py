@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from annotator import policies
-from annotator.deps import CurrentUser, SessionDep, SettingsDep
+from annotator.deps import CurrentUser, Id, SessionDep, SettingsDep
 from annotator.media import MediaNotServable, servable_video
 from annotator.settings import Settings
 from fgtext import store
@@ -52,7 +52,7 @@ def _servable_video_file(settings: Settings) -> Callable[[Project, Clip], Path]:
     responses={200: {"content": {"application/zip": {}}, "description": "The dataset, zipped"}},
 )
 def export_project(
-    project_id: int,
+    project_id: Id,
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,

@@ -7,11 +7,11 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from annotator import policies
-from annotator.api.models import described
-from annotator.deps import CurrentUser, SessionDep, SettingsDep
+from annotator.api.models import COMMON_ERRORS, described
+from annotator.deps import CurrentUser, Id, SessionDep, SettingsDep
 from annotator.media import servable_video, video_info
 
-router = APIRouter(tags=["media"])
+router = APIRouter(tags=["media"], responses=described(COMMON_ERRORS))
 
 
 @router.head("/media/{clip_id}", include_in_schema=False)
@@ -26,7 +26,7 @@ router = APIRouter(tags=["media"])
     ),
 )
 def clip_media(
-    clip_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
+    clip_id: Id, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> FileResponse:
     """The clip's video file. `Range: bytes=START-END` answers 206 with that part (browsers
     seek with it); the file is sent in chunks, never read whole."""
@@ -40,7 +40,7 @@ def clip_media(
 
 @router.get("/media/{clip_id}/info", tags=["media"])
 def clip_media_info(
-    clip_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
+    clip_id: Id, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> dict[str, float | int | None]:
     """The clip video's fps, frames, duration (s), width and height (for frame stepping)."""
     clip, project = policies.clips.require_access(session, user, clip_id)

@@ -8,13 +8,51 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from fgtext.schema import DIMENSIONS
+from fgtext.store.annotations import MAX_SECONDS_SPENT
 from fgtext.store.models import as_utc
+from fgtext.validation import MAX_ID, Number, Text, finite_or_none
 from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ConsensusRule, Role
+
+
+class FieldProblem(BaseModel):
+    """One refused part of a request: where (`["body", "note"]`), what, and its kind."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An error answer (`annotator.errors`). `detail` is a sentence, or for a request that does
+    not match the schema one entry per refused field; a label outside the project's schema adds
+    `dimension`, `value` and `allowed`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str | list[FieldProblem]
+
+
+# The error answers of `annotator.errors`, all a `Problem`; other codes (a 416 from a file
+# response) have no body of ours.
+PROBLEM_CODES = frozenset({400, 401, 403, 404, 409, 422, 429})
 
 
 def described(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for a route from {status code: description}."""
-    return {code: {"description": text} for code, text in codes.items()}
+    return {
+        code: {"description": text, **({"model": Problem} if code in PROBLEM_CODES else {})}
+        for code, text in codes.items()
+    }
+
+
+# What any route of the API may answer (`api_router` and the media routes document them).
+COMMON_ERRORS = {
+    400: "A body that is not JSON, or input the server cannot use (the detail says why)",
+    401: "Not logged in",
+    403: "Not allowed for this user, or a write without the session's X-CSRF-Token",
+    404: "No such object, or not one this user may see",
+    422: "The request does not match the schema (each refused field is named)",
+}
 
 
 # The 422 of every route that takes the four values.
@@ -23,6 +61,11 @@ NOT_IN_SCHEMA = "A value the project's schema does not allow"
 
 # SQLite hands timestamps back naive; they are UTC, and the API says so ("...Z").
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+# Every text and number a request carries is a `Text` or a `Number` (fgtext.validation): no NUL,
+# no lone surrogate, nothing non-finite or denormal; a refusal is a 422 naming the field.
+# Four values, as an annotator or a reviewer sends them (the schema then checks them).
+Attributes = dict[Text, Text]
 
 
 class _FromRows(BaseModel):
@@ -33,8 +76,8 @@ class _FromRows(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=1000)
+    username: Text = Field(min_length=1, max_length=100)
+    password: Text = Field(min_length=1, max_length=1000)
 
 
 class UserPublic(_FromRows):
@@ -53,24 +96,25 @@ class SessionPublic(BaseModel):
 
 
 class UserCreate(BaseModel):
-    username: str = Field(min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
-    password: str = Field(min_length=8, max_length=1000)
+    username: Text = Field(min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
+    password: Text = Field(min_length=8, max_length=1000)
     role: Role = Role.ANNOTATOR
 
 
 class UserUpdate(BaseModel):
     role: Role | None = None
     is_active: bool | None = None
-    password: str | None = Field(default=None, min_length=8, max_length=1000)
+    password: Text | None = Field(default=None, min_length=8, max_length=1000)
 
 
 # -- projects and clips ---------------------------------------------------------------------
 
 
 class ProjectCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    dataset_dir: str = Field(
+    name: Text = Field(min_length=1, max_length=200)
+    dataset_dir: Text = Field(
         min_length=1,
+        max_length=1000,
         description="An FG-Text dataset or manifest folder on the server, inside the media "
         "root (FGTEXT_MEDIA_ROOT); relative paths are relative to the media root.",
     )
@@ -79,11 +123,13 @@ class ProjectCreate(BaseModel):
 
 
 class ClipsAdd(BaseModel):
-    dataset_dir: str = Field(min_length=1, description="As in ProjectCreate.dataset_dir.")
+    dataset_dir: Text = Field(
+        min_length=1, max_length=1000, description="As in ProjectCreate.dataset_dir."
+    )
 
 
 class MemberAdd(BaseModel):
-    username: str = Field(min_length=1, max_length=100)
+    username: Text = Field(min_length=1, max_length=100)
 
 
 class ClassPublic(BaseModel):
@@ -94,7 +140,7 @@ class ClassPublic(BaseModel):
 
 # GET /projects/{id}/fg-text: one optional query parameter per dimension.
 FgTextDraftQuery = create_model(
-    "FgTextDraftQuery", **{d: (str | None, Field(default=None)) for d in DIMENSIONS}
+    "FgTextDraftQuery", **{d: (Text | None, Field(default=None)) for d in DIMENSIONS}
 )
 
 
@@ -136,16 +182,16 @@ class AddedClips(BaseModel):
 
 
 class SkipRequest(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class AnnotationSubmit(BaseModel):
-    attributes: dict[str, str] = Field(
+    attributes: Attributes = Field(
         description="The four values: initiator, receiver, direction, motion_type."
     )
     unsure: bool = False
-    note: str = Field(default="", max_length=2000)
-    seconds_spent: float | None = Field(default=None, ge=0)
+    note: Text = Field(default="", max_length=2000)
+    seconds_spent: Number | None = Field(default=None, ge=0, le=MAX_SECONDS_SPENT)
 
     def labels(self) -> dict[str, object]:
         """The store's keyword arguments for these values (attributes, unsure, note, time)."""
@@ -153,7 +199,9 @@ class AnnotationSubmit(BaseModel):
 
 
 class AnnotationUpdate(AnnotationSubmit):
-    version: int = Field(ge=1, description="The version this edit is based on (409 if stale).")
+    version: int = Field(
+        ge=1, le=MAX_ID, description="The version this edit is based on (409 if stale)."
+    )
 
 
 class AnnotationPublic(_FromRows):
@@ -163,7 +211,8 @@ class AnnotationPublic(_FromRows):
     attributes: dict[str, str]
     unsure: bool
     note: str
-    seconds_spent: float | None
+    # Shown as unknown where an earlier version stored a non-finite or denormal time.
+    seconds_spent: Annotated[float | None, AfterValidator(finite_or_none)]
     version: int
     created_at: UtcDatetime
     updated_at: UtcDatetime
@@ -173,8 +222,8 @@ class AnnotationPublic(_FromRows):
 
 
 class AdjudicationRequest(BaseModel):
-    attributes: dict[str, str]
-    reason: str = Field(min_length=1, max_length=2000)
+    attributes: Attributes
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class LabelledAnnotation(AnnotationPublic):

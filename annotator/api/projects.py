@@ -23,8 +23,9 @@ from annotator.api.models import (
     ProjectDetail,
     ProjectPublic,
     UserPublic,
+    described,
 )
-from annotator.deps import CurrentUser, Page, SessionDep, SettingsDep, paged
+from annotator.deps import CurrentUser, Id, Page, SessionDep, SettingsDep, paged
 from annotator.media import resolve_dataset_dir
 from fgtext import store
 from fgtext.compose import compose_fg_text_draft
@@ -65,11 +66,16 @@ def list_projects(session: SessionDep, user: CurrentUser) -> list[Project]:
     return policies.projects.visible(session, user)
 
 
+# What importing a dataset folder may answer besides the common errors.
+IMPORT_ERRORS = {400: "The folder is not a valid FG-Text dataset or manifest"}
+
+
 @router.post(
     "",
     response_model=ProjectDetail,
     status_code=status.HTTP_201_CREATED,
     response_model_by_alias=True,
+    responses=described({**IMPORT_ERRORS, 409: "A project with this name exists"}),
 )
 def create_project(
     body: ProjectCreate, session: SessionDep, settings: SettingsDep, user: CurrentUser
@@ -88,14 +94,19 @@ def create_project(
 
 
 @router.get("/{project_id}", response_model=ProjectDetail, response_model_by_alias=True)
-def get_project(project_id: int, session: SessionDep, user: CurrentUser) -> ProjectDetail:
+def get_project(project_id: Id, session: SessionDep, user: CurrentUser) -> ProjectDetail:
     """The project with its vocabulary (`schema`) and classes."""
     return project_detail(session, policies.projects.require_access(session, user, project_id))
 
 
-@router.post("/{project_id}/clips", response_model=AddedClips, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{project_id}/clips",
+    response_model=AddedClips,
+    status_code=status.HTTP_201_CREATED,
+    responses=described(IMPORT_ERRORS),
+)
 def add_clips(
-    project_id: int, body: ClipsAdd, session: SessionDep, settings: SettingsDep, user: CurrentUser
+    project_id: Id, body: ClipsAdd, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> AddedClips:
     """Add the clips of another dataset folder (same rules as project creation)."""
     project = policies.projects.require_admin(session, user, project_id)
@@ -110,7 +121,7 @@ def add_clips(
 
 @router.get("/{project_id}/clips", response_model=list[ClipPublic])
 def list_clips(
-    project_id: int, session: SessionDep, user: CurrentUser, page: Annotated[Page, paged(100, 1000)]
+    project_id: Id, session: SessionDep, user: CurrentUser, page: Annotated[Page, paged(100, 1000)]
 ) -> list[ClipPublic]:
     project = policies.projects.require_access(session, user, project_id)
     clips = store.list_clips(session, project=project, offset=page.offset, limit=page.limit)
@@ -121,7 +132,7 @@ def list_clips(
     "/{project_id}/members", response_model=UserPublic, status_code=status.HTTP_201_CREATED
 )
 def add_member(
-    project_id: int, body: MemberAdd, session: SessionDep, user: CurrentUser
+    project_id: Id, body: MemberAdd, session: SessionDep, user: CurrentUser
 ) -> store.User:
     project = policies.projects.require_admin(session, user, project_id)
     member = store.get_user_by_username(session, username=body.username)
@@ -133,7 +144,7 @@ def add_member(
 
 @router.get("/{project_id}/fg-text")
 def fg_text(
-    project_id: int,
+    project_id: Id,
     session: SessionDep,
     user: CurrentUser,
     query: Annotated[FgTextDraftQuery, Query()],
@@ -151,7 +162,7 @@ def fg_text(
 
 
 @router.get("/{project_id}/progress")
-def progress(project_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+def progress(project_id: Id, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Clips by status and annotations done (members; annotators see only their own row)."""
     project = policies.projects.require_access(session, user, project_id)
     return policies.projects.visible_progress(

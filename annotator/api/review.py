@@ -18,7 +18,7 @@ from annotator.api.models import (
     described,
 )
 from annotator.api.projects import clip_public
-from annotator.deps import CurrentUser, Page, SessionDep, paged
+from annotator.deps import CurrentUser, Id, Page, SessionDep, paged
 from fgtext import store
 from fgtext.store import Adjudication, Clip
 
@@ -26,7 +26,7 @@ router = APIRouter(tags=["review"])
 
 
 @router.get("/projects/{project_id}/agreement")
-def agreement(project_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+def agreement(project_id: Id, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Per-dimension agreement (Krippendorff's alpha with a bootstrap CI, Fleiss' kappa, ...)."""
     project = policies.projects.require_review(session, user, project_id)
     return store.project_agreement(session, project=project)
@@ -34,7 +34,7 @@ def agreement(project_id: int, session: SessionDep, user: CurrentUser) -> dict[s
 
 @router.get("/projects/{project_id}/review", response_model=list[ClipReview])
 def review_queue(
-    project_id: int, session: SessionDep, user: CurrentUser, page: Annotated[Page, paged(50, 500)]
+    project_id: Id, session: SessionDep, user: CurrentUser, page: Annotated[Page, paged(50, 500)]
 ) -> list[ClipReview]:
     """Clips whose annotators disagree beyond the project's rule, oldest first, with their
     labels (a page of them)."""
@@ -44,7 +44,7 @@ def review_queue(
 
 
 @router.get("/clips/{clip_id}/annotations", response_model=ClipReview)
-def clip_annotations(clip_id: int, session: SessionDep, user: CurrentUser) -> ClipReview:
+def clip_annotations(clip_id: Id, session: SessionDep, user: CurrentUser) -> ClipReview:
     clip, _ = policies.clips.require_review(session, user, clip_id)
     return clip_review(session, clip)
 
@@ -55,7 +55,7 @@ def clip_annotations(clip_id: int, session: SessionDep, user: CurrentUser) -> Cl
     responses=described({422: NOT_IN_SCHEMA}),
 )
 def adjudicate(
-    clip_id: int, body: AdjudicationRequest, session: SessionDep, user: CurrentUser
+    clip_id: Id, body: AdjudicationRequest, session: SessionDep, user: CurrentUser
 ) -> Adjudication:
     """Set the clip's final values, with the reason (replaces an earlier decision)."""
     clip, _ = policies.clips.require_adjudicate(session, user, clip_id)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from annotator import policies
-from annotator.api.models import UserCreate, UserPublic, UserUpdate
+from annotator.api.models import UserCreate, UserPublic, UserUpdate, described
 from annotator.auth import hash_password
-from annotator.deps import CurrentUser, SessionDep
+from annotator.deps import CurrentUser, Id, SessionDep
 from fgtext import store
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -19,7 +19,12 @@ def list_users(session: SessionDep, user: CurrentUser) -> list[store.User]:
     return store.list_users(session)
 
 
-@router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=UserPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=described({409: "The username is taken"}),
+)
 def create_user(body: UserCreate, session: SessionDep, user: CurrentUser) -> store.User:
     policies.users.require_manage(user)
     return store.create_user(
@@ -33,7 +38,7 @@ def create_user(body: UserCreate, session: SessionDep, user: CurrentUser) -> sto
 
 @router.patch("/{user_id}", response_model=UserPublic)
 def update_user(
-    user_id: int, body: UserUpdate, session: SessionDep, user: CurrentUser
+    user_id: Id, body: UserUpdate, session: SessionDep, user: CurrentUser
 ) -> store.User:
     """Set a role, (de)activate, or reset a password."""
     policies.users.require_manage(user)

@@ -29,9 +29,11 @@ from fgtext.store.labels import validate_attributes
 from fgtext.store.models import Annotation, Clip, Lease, Project, Skip, User, utc_now
 from fgtext.store.projects import project_schema
 from fgtext.store.review import refresh_clip_status
+from fgtext.validation import finite_or_none
 from fgtext.vocabulary import ClipStatus
 
 MAX_NOTE = 2000
+MAX_SECONDS_SPENT = 86400.0  # on one clip: more is a tab left open, not work
 
 
 def _check_note(note: str) -> str:
@@ -43,9 +45,17 @@ def _check_note(note: str) -> str:
 
 
 def _check_seconds(seconds: float | None) -> float | None:
-    if seconds is not None and (not isinstance(seconds, int | float) or not seconds >= 0):
-        raise InvalidInputError(f"seconds_spent is {seconds!r}; expected a number >= 0")
-    return None if seconds is None else float(seconds)
+    if seconds is None:
+        return None
+    if (
+        not isinstance(seconds, int | float)
+        or not 0 <= seconds <= MAX_SECONDS_SPENT
+        or finite_or_none(float(seconds)) is None  # a denormal number
+    ):
+        raise InvalidInputError(
+            f"seconds_spent is {seconds!r}; expected a number from 0 to {MAX_SECONDS_SPENT:g}"
+        )
+    return float(seconds)
 
 
 def _bump_labels_revision(session: Session, project_id: int) -> None:

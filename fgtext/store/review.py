@@ -35,6 +35,7 @@ from fgtext.store.models import (
     utc_now,
 )
 from fgtext.store.projects import project_schema
+from fgtext.validation import finite_or_none
 from fgtext.vocabulary import FINAL_STATUSES, WORKFLOW_STATUSES, ClipStatus
 
 AGREEMENT_BOOTSTRAP = 1000
@@ -253,7 +254,7 @@ def project_progress(session: Session, *, project: Project) -> dict[str, Any]:
         .where(Clip.project_id == project.id)
     ).all():
         counts[user_id, username] += 1
-        if spent is not None:
+        if finite_or_none(spent) is not None:  # an earlier version stored some that are not
             seconds[user_id, username].append(spent)
     total = sum(by_status.values())
     final = sum(by_status[s] for s in FINAL_STATUSES)

@@ -117,3 +117,11 @@ def test_busiest_pair_shares_the_most_clips():
     }}}}  # fmt: skip
     assert charts.busiest_pair(report, "receiver") == ("a", "c")
     assert charts.busiest_pair({"dimensions": {}}, "receiver") is None
+
+
+def test_speed_says_nothing_for_times_that_mean_nothing():
+    rows = [{"username": u, "annotations": 1, "median_seconds": s}
+            for u, s in [("a", 1e-320), ("b", 5e-324), ("c", float("inf")), ("d", float("nan")),
+                         ("e", 1e300), ("f", 0.0), ("g", 36.0)]]  # fmt: skip
+    speed = charts.annotator_speed({"annotators": rows})
+    assert [r["per_hour"] for r in speed] == [None, None, None, None, 0, None, 100]

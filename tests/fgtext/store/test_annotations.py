@@ -64,12 +64,13 @@ def test_a_bad_value_names_the_dimension_and_the_allowed_values(session, project
         allowed = default_schema().values(dimension) if dimension != "mood" else DIMENSIONS
         assert error.value.allowed == tuple(allowed)
         assert ", ".join(allowed) in str(error.value)
-    with pytest.raises(
-        store.InvalidInputError, match="seconds_spent is -1; expected a number >= 0"
-    ):
-        store.submit_annotation(
-            session, clip=clip, user=annotators[0], attributes=LABELS, seconds_spent=-1
-        )
+    for seconds in (-1, float("nan"), float("inf"), 1e-320, 86401, 10**400):
+        with pytest.raises(
+            store.InvalidInputError, match=r"seconds_spent is .*; expected a number from 0 to 86400"
+        ):
+            store.submit_annotation(
+                session, clip=clip, user=annotators[0], attributes=LABELS, seconds_spent=seconds
+            )
     with pytest.raises(store.InvalidInputError, match="note has 2001 characters"):
         store.submit_annotation(
             session, clip=clip, user=annotators[0], attributes=LABELS, note="x" * 2001
