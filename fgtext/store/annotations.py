@@ -6,7 +6,8 @@ annotations plus other users' live leases). Resubmitting the same values is a no
 returns the stored annotation; different values on submit are a conflict (edit instead).
 Edits carry the version they were based on; a stale one is refused and nothing is written.
 An annotator may withdraw their own annotation (the annotation page's undo): the clip is leased
-back to them, and the audit log keeps the withdrawn values.
+back to them in place of any lease they held in the project (one live lease per annotator and
+project), and the audit log keeps the withdrawn values.
 """
 
 from __future__ import annotations
@@ -137,8 +138,9 @@ def update_annotation(
     if note is not None:
         note = _check_note(note)
     seconds_spent = _check_seconds(seconds_spent)
-    with write_transaction(session, lock_project=_project_id_of(session, annotation)):
-        stored, user, clip, project = _stored_annotation(session, annotation, user)
+    annotation_id = annotation.id  # before the transaction expires `annotation`
+    with write_transaction(session, lock_project=_project_id_of(session, annotation_id)):
+        stored, user, clip, project = _stored_annotation(session, annotation_id, user)
         if stored.version != expected_version:
             raise StaleVersionError(
                 f"annotation {stored.id} is at version {stored.version}, not "
@@ -179,8 +181,9 @@ def withdraw_annotation(session: Session, *, annotation: Annotation, user: User)
     """Take back one's own annotation (undo of a submission) and lease its clip to `user` again,
     so they can label it anew. Refused once a reviewer has adjudicated the clip: the decision
     may rest on it. Returns the clip."""
-    with write_transaction(session, lock_project=_project_id_of(session, annotation)):
-        stored, user, clip, project = _stored_annotation(session, annotation, user)
+    annotation_id = annotation.id  # before the transaction expires `annotation`
+    with write_transaction(session, lock_project=_project_id_of(session, annotation_id)):
+        stored, user, clip, project = _stored_annotation(session, annotation_id, user)
         if clip.status == ClipStatus.ADJUDICATED:
             raise ConflictError(
                 f"clip {clip.clip_id!r} has been adjudicated; edit the annotation instead"
@@ -192,7 +195,11 @@ def withdraw_annotation(session: Session, *, annotation: Annotation, user: User)
         session.flush()
         clip.n_annotations = max(0, clip.n_annotations - 1)
         refresh_clip_status(session, clip=clip, project=project)
-        session.execute(delete(Lease).where(Lease.clip_id == clip.id, Lease.user_id == user.id))
+        # The clip's lease replaces any other the author holds in the project: one live lease
+        # per annotator and project, so submit-and-withdraw cannot hoard clips.
+        session.execute(
+            delete(Lease).where(Lease.project_id == project.id, Lease.user_id == user.id)
+        )
         session.add(
             Lease(
                 project_id=project.id, clip_id=clip.id, user_id=user.id,
@@ -202,33 +209,33 @@ def withdraw_annotation(session: Session, *, annotation: Annotation, user: User)
         _bump_labels_revision(session, project.id)
         audit(
             session, actor=user, action="annotation.withdraw", entity_type="annotation",
-            entity_id=annotation.id, project_id=project.id, payload=withdrawn,
+            entity_id=annotation_id, project_id=project.id, payload=withdrawn,
         )  # fmt: skip
     return clip
 
 
 def _stored_annotation(
-    session: Session, annotation: Annotation, user: User
+    session: Session, annotation_id: int, user: User
 ) -> tuple[Annotation, User, Clip, Project]:
-    """Inside a write transaction: the stored annotation (locked), `user` (who makes the
-    change), and the annotation's clip and project."""
-    stored = session.get(Annotation, annotation.id, with_for_update=True, populate_existing=True)
+    """Inside a write transaction: the stored annotation (locked; 404 if a concurrent request
+    withdrew it), `user` (who makes the change), and the annotation's clip and project."""
+    stored = session.get(Annotation, annotation_id, with_for_update=True, populate_existing=True)
     if stored is None:
-        raise NotFoundError(f"annotation {annotation.id} does not exist")
+        raise NotFoundError(f"annotation {annotation_id} does not exist")
     user = session.get(User, user.id)
     clip = session.get(Clip, stored.clip_id, populate_existing=True)
     project = session.get(Project, clip.project_id)
     return stored, user, clip, project
 
 
-def _project_id_of(session: Session, annotation: Annotation) -> int:
+def _project_id_of(session: Session, annotation_id: int) -> int:
     project_id = session.exec(
         select(Clip.project_id)
         .join(Annotation, Annotation.clip_id == Clip.id)
-        .where(Annotation.id == annotation.id)
+        .where(Annotation.id == annotation_id)
     ).first()
     if project_id is None:
-        raise NotFoundError(f"annotation {annotation.id} does not exist")
+        raise NotFoundError(f"annotation {annotation_id} does not exist")
     return project_id
 
 

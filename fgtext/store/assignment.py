@@ -4,7 +4,9 @@ A clip has room for another annotator while its annotations plus the live leases
 users are fewer than the project's k. `next_clip` picks, among the clips with room that the
 user has neither labelled nor skipped, the one with the most annotations (finish clips before
 starting new ones), then the oldest. It leases the clip to the user for `lease_seconds`; asking
-again while the lease is live renews it and returns the same clip.
+again while the lease is live renews it and returns the same clip. A user holds at most one live
+lease per project: `next_clip` only leases when they hold none, and withdrawing a label
+(`fgtext.store.annotations`) replaces theirs, so nobody can reserve clips they are not labelling.
 
 The check and the lease are one transaction that holds the project's write lock (SQLite:
 BEGIN IMMEDIATE; PostgreSQL: a per-project advisory lock), so concurrent requests can never
@@ -57,11 +59,13 @@ def next_clip(
         session.execute(
             delete(Lease).where(Lease.project_id == project.id, Lease.expires_at <= now)
         )
-        held = session.exec(
+        held, *extra = session.exec(
             select(Lease)
             .where(Lease.project_id == project.id, Lease.user_id == user.id)
-            .order_by(Lease.created_at)
-        ).first()
+            .order_by(Lease.created_at, Lease.id)
+        ).all() or [None]
+        for lease in extra:  # one live lease per annotator and project (rows of older versions)
+            session.delete(lease)
         if held is not None:
             clip = session.get(Clip, held.clip_id)
             if clip.status in OPEN_STATUSES:
