@@ -192,7 +192,8 @@ def annotate_page(
 
 
 def _recent(session, project: store.Project, user: User, *, limit: int | None = None) -> list:
-    """One's own labels in the project, newest first, with their clip and FG-Text sentence."""
+    """One's own labels in the project, newest first, with their clip and FG-Text sentence
+    (never the clip's status: it would tell whether the others agreed)."""
     schema = store.project_schema(project)
     names = {c.class_id: c.name for c in store.project_classes(session, project=project)}
     return [
@@ -200,8 +201,7 @@ def _recent(session, project: store.Project, user: User, *, limit: int | None = 
          "class_name": names.get(clip.label, str(clip.label)),
          "attributes": a.attributes, "unsure": a.unsure, "note": a.note,
          "sentence": compose_fg_text(a.attributes, schema), "seconds_spent": a.seconds_spent,
-         "updated_at": AnnotationPublic.model_validate(a).updated_at.isoformat(),
-         "status": clip.status}
+         "updated_at": AnnotationPublic.model_validate(a).updated_at.isoformat()}
         for a, clip in store.recent_annotations(session, project=project, user=user, limit=limit)
     ]  # fmt: skip
 
