@@ -1,5 +1,5 @@
 """Blind by inference: nothing an annotator can request changes when another annotator agrees
-or disagrees with them.
+or disagrees with them; and reviewers who also label never label a clip whose labels they saw.
 
 Two worlds are built the same way (each its own database and app), except that the other
 annotator, Bo, gives Ann's values in one and different values in the other. Ann then requests
@@ -19,14 +19,15 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.routing import Mount
 
 from annotator.app import create_app
 from annotator.settings import Settings
 from fgtext import store
+from fgtext.store import AuditEvent, Lease
 from tests.annotator.conftest import DATASET, PASSWORD
-from tests.annotator.test_web import RUB_EYES, TOUCH_NECK
+from tests.annotator.test_annotations import RUB_EYES, TOUCH_NECK, next_clip, submit
 from tests.conftest import PG_ADMIN, _pg_admin_connection, _sqlalchemy_url
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?")
@@ -177,3 +178,74 @@ def test_nothing_ann_sees_depends_on_whether_bo_agreed(
         for world in worlds:
             world.ann.close()
             world.app.state.engine.dispose()
+
+
+# -- reviewers who label --------------------------------------------------------------------
+
+
+def _views(engine, user_id: int, action: str = store.LABELS_VIEW) -> list[str]:
+    with Session(engine) as session:
+        return session.exec(
+            select(AuditEvent.entity_id).where(
+                AuditEvent.actor_id == user_id, AuditEvent.action == action
+            )
+        ).all()
+
+
+def test_a_reviewer_may_not_label_a_clip_whose_labels_they_opened(project, member, engine):
+    ivan, rita = member("ivan"), member("rita", "reviewer")
+    clip = next_clip(ivan, project)
+    assert submit(ivan, clip, RUB_EYES).status_code == 201
+    assert next_clip(rita, project)["id"] == clip["id"]  # fullest first: rita holds its lease
+    shown = rita.client.get(f"/api/v1/clips/{clip['id']}/annotations")
+    assert shown.status_code == 200 and shown.json()["annotations"][0]["username"] == "ivan"
+    assert rita.client.get(f"/clips/{clip['id']}/review").status_code == 200  # again: one event
+    assert _views(engine, rita.user.id) == [str(clip["id"])]
+
+    refused = submit(rita, clip, RUB_EYES)
+    assert refused.status_code == 403
+    assert "would not be blind" in refused.json()["detail"]
+    handed = next_clip(rita, project)  # the lease on the clip she saw is dropped
+    assert handed["id"] != clip["id"]
+    with Session(engine) as session:
+        leases = session.exec(select(Lease).where(Lease.user_id == rita.user.id)).all()
+        assert [lease.clip_id for lease in leases] == [handed["id"]]
+    home = rita.client.get("/").text
+    assert re.search(r'data-testid="remaining">5<', home)  # six clips, one seen
+    # an annotator's queue is untouched by what a reviewer saw
+    assert next_clip(member("jana"), project)["id"] == clip["id"]
+
+
+def test_a_reviewers_own_label_freezes_once_they_see_the_others(project, member, engine):
+    rita, ivan = member("rita", "reviewer"), member("ivan")
+    clip = next_clip(rita, project)
+    mine = submit(rita, clip, RUB_EYES).json()
+    assert next_clip(ivan, project)["id"] == clip["id"]
+    theirs = submit(ivan, clip, TOUCH_NECK).json()
+    url = f"/api/v1/annotations/{mine['id']}"
+    edit = {"attributes": TOUCH_NECK, "version": 1}
+    # before she looks, she may still change her mind
+    assert rita.client.put(url, json=edit | {"attributes": RUB_EYES}).status_code == 200
+    assert rita.client.get(f"/api/v1/annotations/{theirs['id']}").status_code == 200  # a look
+    assert _views(engine, rita.user.id) == [str(clip["id"])]
+    for reply in (rita.client.put(url, json=edit), rita.client.delete(url)):
+        assert reply.status_code == 403 and "would not be blind" in reply.json()["detail"]
+    assert rita.client.get(url).json()["attributes"] == RUB_EYES  # still hers, unchanged
+    # the review queue lists the clip with both labels: seen, and logged once
+    queue = rita.client.get(f"/api/v1/projects/{project['id']}/review").json()
+    assert [row["clip"]["id"] for row in queue] == [clip["id"]]
+    assert rita.client.get(f"/projects/{project['id']}/review").status_code == 200
+    assert _views(engine, rita.user.id) == [str(clip["id"])]
+
+
+def test_an_exporter_may_not_label_the_project_any_more(project, member, admin, engine):
+    ivan = member("ivan")
+    clip = next_clip(ivan, project)
+    assert submit(ivan, clip, RUB_EYES).status_code == 201
+    assert next_clip(admin, project)["id"] == clip["id"]  # admins label too, until ...
+    exported = admin.client.get(f"/api/v1/projects/{project['id']}/export?include_unfinished=1")
+    assert exported.status_code == 200
+    assert _views(engine, admin.user.id, store.LABELS_EXPORT) == [str(project["id"])]
+    assert next_clip(admin, project) is None  # ... they have every label of the project
+    assert submit(admin, clip, RUB_EYES).status_code == 403
+    assert next_clip(ivan, project) is not None  # annotators carry on
