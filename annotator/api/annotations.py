@@ -67,11 +67,12 @@ def update_annotation(
 @router.delete(
     "/annotations/{annotation_id}",
     response_model=ClipPublic,
-    responses=described({409: "The clip has been adjudicated: edit instead"}),
+    responses=described({409: "The clip has all its labels or a reviewer's decision: edit"}),
 )
 def withdraw_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> ClipPublic:
-    """Undo one's own submission: the annotation is removed (the audit log keeps its values)
-    and its clip is leased back to the author, who is handed it again by `next`."""
+    """Undo one's own submission while the clip still lacks labels: the annotation is removed
+    (the audit log keeps its values) and its clip is leased back to the author (in place of
+    any lease they held), who is handed it again by `next`."""
     annotation = policies.annotations.require_edit(session, user, annotation_id, "withdraws")
     return clip_public(store.withdraw_annotation(session, annotation=annotation, user=user))
 

@@ -12,7 +12,7 @@ expire_on_commit=False)` avoids that round trip.
 The store guards data invariants only: values from the project's schema, at most k
 annotators per clip (labels plus other users' live leases), one annotation per annotator and
 clip, versioned edits, a reviewer's decision standing (no withdrawal from an adjudicated
-clip), an append-only audit log. Who may see or do what (roles, membership, authorship,
+or complete clip), an append-only audit log. Who may see or do what (roles, membership, authorship,
 deactivated users, blind annotation) is not its business: the app's policies decide that
 (`annotator.policies`) before calling it.
 

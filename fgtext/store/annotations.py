@@ -5,7 +5,7 @@ Submitting needs the clip's lease (from `next_clip`) or free room on the clip (f
 annotations plus other users' live leases). Resubmitting the same values is a no-op that
 returns the stored annotation; different values on submit are a conflict (edit instead).
 Edits carry the version they were based on; a stale one is refused and nothing is written.
-An annotator may withdraw their own annotation (the annotation page's undo): the clip is leased
+Until the clip has all its k labels, an annotator may withdraw their own annotation (the annotation page's undo): the clip is leased
 back to them in place of any lease they held in the project (one live lease per annotator and
 project), and the audit log keeps the withdrawn values.
 """
@@ -179,14 +179,19 @@ def update_annotation(
 
 def withdraw_annotation(session: Session, *, annotation: Annotation, user: User) -> Clip:
     """Take back one's own annotation (undo of a submission) and lease its clip to `user` again,
-    so they can label it anew. Refused once a reviewer has adjudicated the clip: the decision
-    may rest on it. Returns the clip."""
+    so they can label it anew. Refused once the clip has all its k labels or a reviewer's
+    decision (which may rest on it); both alike, since telling them apart would tell an
+    annotator that a reviewer decided, i.e. that the annotators disagreed. Returns the clip."""
     annotation_id = annotation.id  # before the transaction expires `annotation`
     with write_transaction(session, lock_project=_project_id_of(session, annotation_id)):
         stored, user, clip, project = _stored_annotation(session, annotation_id, user)
-        if clip.status == ClipStatus.ADJUDICATED:
+        if (
+            clip.status == ClipStatus.ADJUDICATED
+            or clip.n_annotations >= project.annotators_per_clip
+        ):
             raise ConflictError(
-                f"clip {clip.clip_id!r} has been adjudicated; edit the annotation instead"
+                f"clip {clip.clip_id!r} has all its labels (or a reviewer's decision), so your "
+                "label of it can no longer be withdrawn; edit it instead"
             )
         withdrawn = {"clip_id": clip.id, "attributes": stored.attributes,
                      "unsure": stored.unsure, "note": stored.note, "version": stored.version,

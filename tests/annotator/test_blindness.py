@@ -5,8 +5,9 @@ Two worlds are built the same way (each its own database and app), except that t
 annotator, Bo, gives Ann's values in one and different values in the other. Ann then requests
 every GET route of the app (enumerated from `app.routes`, so a new route cannot be missed) and
 asks for her next clip; then edits her label (which flips agreement in both worlds) and asks
-again; then withdraws it and asks again. Every answer, the edit's and the withdrawal's too, must
-be byte for byte the same in both worlds once CSRF tokens and timestamps are normalised.
+again; then tries to withdraw it (refused alike: the clip has all its labels) and asks again.
+Every answer, the edit's and the withdrawal's too, must be byte for byte the same in both
+worlds once CSRF tokens and timestamps are normalised.
 """
 
 from __future__ import annotations
