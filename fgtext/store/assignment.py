@@ -99,14 +99,14 @@ def next_clip(
     return clip
 
 
-def _not_for(user: User, *, exclude_seen_labels: bool) -> list:
-    """Conditions on Clip rows: clips `user` has not labelled or skipped (nor, if asked, been
-    shown the labels of)."""
+def _not_for(user: User, project: Project, *, exclude_seen_labels: bool) -> list:
+    """Conditions on the project's Clip rows: clips `user` has not labelled or skipped (nor, if
+    asked, been shown the labels of)."""
     labelled = exists().where(Annotation.clip_id == Clip.id, Annotation.user_id == user.id)
     skipped = exists().where(Skip.clip_id == Clip.id, Skip.user_id == user.id)
     conditions = [~labelled, ~skipped]
     if exclude_seen_labels:
-        conditions.append(~seen_labels(Clip.id, Clip.project_id, user.id))
+        conditions.append(~seen_labels(Clip.id, project.id, user.id))
     return conditions
 
 
@@ -116,7 +116,7 @@ def _first_open_clip(
     """The first clip, fullest first and then oldest, with room for `user`. One index range
     scan per annotation count (k at most), each stopping at its first match."""
     k = project.annotators_per_clip
-    not_theirs = _not_for(user, exclude_seen_labels=exclude_seen_labels)
+    not_theirs = _not_for(user, project, exclude_seen_labels=exclude_seen_labels)
     for count in range(k - 1, -1, -1):
         clip = session.exec(
             select(Clip)
@@ -147,7 +147,7 @@ def remaining_for(
             Clip.project_id == project.id,
             Clip.status.in_(OPEN_STATUSES),
             Clip.n_annotations < project.annotators_per_clip,
-            *_not_for(user, exclude_seen_labels=exclude_seen_labels),
+            *_not_for(user, project, exclude_seen_labels=exclude_seen_labels),
         )
     ).one()
 

@@ -26,7 +26,9 @@ def _event(action: str, entity_type: str, entity_id, user_id: int):
     return exists().where(
         AuditEvent.entity_type == entity_type,
         AuditEvent.entity_id == entity_id,
-        AuditEvent.actor_id == user_id,
+        # `+ 0`: look the event up by the entity index (a clip has a few events; a reviewer
+        # has many), which SQLite's planner would otherwise pass over for the actor's
+        AuditEvent.actor_id + 0 == user_id,
         AuditEvent.action == action,
     )
 
