@@ -180,6 +180,7 @@ def annotate_page(
         mine = [a for a in store.clip_annotations(session, clip=found) if a.user_id == user.id]
         if not mine:
             raise store.NotFoundError("you have not labelled this clip; nothing to edit")
+        policies.clips.check_blind(session, user, found)
         editing = {
             "clip": clip_public(found).model_dump(),
             "annotation": AnnotationPublic.model_validate(mine[0]).model_dump(mode="json"),

@@ -56,6 +56,7 @@ class World:
     ann: TestClient
     csrf: str
     ids: dict[str, int]  # the path parameters of Ann's requests
+    bos_annotation: int
 
     def request(self, method: str, url: str, **kw) -> tuple[int, str, bytes]:
         """(status, content type, body with Ann's CSRF token and timestamps normalised)."""
@@ -101,7 +102,7 @@ def _build_world(url: str, media_root: Path, password_hash: str, bo_values: dict
     theirs = bo.post(f"/api/v1/clips/{clip['id']}/annotations", json={"attributes": bo_values})
     assert mine.status_code == theirs.status_code == 201
     ids = {"project_id": pid, "clip_id": clip["id"], "annotation_id": mine.json()["id"]}
-    return World(app=app, ann=ann, csrf=csrf, ids=ids)
+    return World(app=app, ann=ann, csrf=csrf, ids=ids, bos_annotation=theirs.json()["id"])
 
 
 def _get_routes(app: FastAPI) -> list[str]:
@@ -128,6 +129,7 @@ def _urls(world: World) -> list[str]:
         f"/projects/{pid}/annotate?clip={clip}",
         f"/api/v1/projects/{pid}/clips?offset=1&limit=2",
         f"/api/v1/projects/{pid}/fg-text?initiator=shoulders",
+        f"/api/v1/annotations/{world.bos_annotation}",  # hidden: 404 in both worlds
     ]
     return urls
 
@@ -163,6 +165,7 @@ def test_nothing_ann_sees_depends_on_whether_bo_agreed(
         routes = views[1]
         pid = agree.ids["project_id"]
         assert routes[f"/api/v1/projects/{pid}/review"][0] == 403  # reviewers' routes: refused
+        assert routes[f"/api/v1/annotations/{disagree.bos_annotation}"][0] == 404  # Bo's: hidden
         assert routes[f"/projects/{pid}/annotate"][0] == 200  # Ann's own: shown
         assert b"disputed" not in routes[f"/projects/{pid}/annotate"][2]
 
@@ -231,6 +234,8 @@ def test_a_reviewers_own_label_freezes_once_they_see_the_others(project, member,
     assert _views(engine, rita.user.id) == [str(clip["id"])]
     for reply in (rita.client.put(url, json=edit), rita.client.delete(url)):
         assert reply.status_code == 403 and "would not be blind" in reply.json()["detail"]
+    page = rita.client.get(f"/projects/{project['id']}/annotate?clip={clip['id']}")
+    assert page.status_code == 403 and "would not be blind" in page.text
     assert rita.client.get(url).json()["attributes"] == RUB_EYES  # still hers, unchanged
     # the review queue lists the clip with both labels: seen, and logged once
     queue = rita.client.get(f"/api/v1/projects/{project['id']}/review").json()
