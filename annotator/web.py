@@ -20,7 +20,7 @@ from annotator import charts, policies
 from annotator.api.auth import authenticate
 from annotator.api.models import AnnotationPublic
 from annotator.api.projects import clip_public, project_detail
-from annotator.api.review import clip_review
+from annotator.api.review import shown_reviews
 from annotator.auth import csrf_matches, csrf_token, end_session, start_session
 from annotator.deps import Id, SessionDep, session_user
 from annotator.errors import LoginRequired
@@ -140,9 +140,16 @@ def _project_card(session, user: User, project: store.Project) -> dict[str, Any]
         "progress": store.project_progress(session, project=project) if can_review else None,
         "clips": store.count_clips(session, project=project),
         "done": store.count_annotations(session, project=project, user=user),
-        "remaining": store.remaining_for(session, project=project, user=user),
+        "remaining": _remaining(session, project, user),
         "can_review": can_review,
     }
+
+
+def _remaining(session, project: store.Project, user: User) -> int:
+    """What `next` can still hand the user (as the assignment route asks it)."""
+    return store.remaining_for(
+        session, project=project, user=user, exclude_seen_labels=policies.reviews(user)
+    )
 
 
 @router.get("/")
@@ -174,6 +181,7 @@ def annotate_page(
         mine = [a for a in store.clip_annotations(session, clip=found) if a.user_id == user.id]
         if not mine:
             raise store.NotFoundError("you have not labelled this clip; nothing to edit")
+        policies.clips.check_blind(session, user, found)
         editing = {
             "clip": clip_public(found).model_dump(),
             "annotation": AnnotationPublic.model_validate(mine[0]).model_dump(mode="json"),
@@ -183,7 +191,7 @@ def annotate_page(
         "project": detail.model_dump(mode="json", by_alias=True),
         "editing": editing,
         "done": store.count_annotations(session, project=project, user=user),
-        "remaining": store.remaining_for(session, project=project, user=user),
+        "remaining": _remaining(session, project, user),
         "recent": _recent(session, project, user, limit=8),
     }
     return render(
@@ -193,7 +201,8 @@ def annotate_page(
 
 
 def _recent(session, project: store.Project, user: User, *, limit: int | None = None) -> list:
-    """One's own labels in the project, newest first, with their clip and FG-Text sentence."""
+    """One's own labels in the project, newest first, with their clip and FG-Text sentence
+    (never the clip's status: it would tell whether the others agreed)."""
     schema = store.project_schema(project)
     names = {c.class_id: c.name for c in store.project_classes(session, project=project)}
     return [
@@ -201,8 +210,7 @@ def _recent(session, project: store.Project, user: User, *, limit: int | None = 
          "class_name": names.get(clip.label, str(clip.label)),
          "attributes": a.attributes, "unsure": a.unsure, "note": a.note,
          "sentence": compose_fg_text(a.attributes, schema), "seconds_spent": finite_or_none(a.seconds_spent),
-         "updated_at": AnnotationPublic.model_validate(a).updated_at.isoformat(),
-         "status": clip.status}
+         "updated_at": AnnotationPublic.model_validate(a).updated_at.isoformat()}
         for a, clip in store.recent_annotations(session, project=project, user=user, limit=limit)
     ]  # fmt: skip
 
@@ -276,7 +284,7 @@ def review_queue_page(
 ) -> HTMLResponse:
     project = policies.projects.require_review(session, user, project_id)
     waiting = store.review_queue(session, project=project)
-    queue = [clip_review(session, c) for c in waiting[:REVIEW_PAGE_SIZE]]
+    queue = shown_reviews(session, user, waiting[:REVIEW_PAGE_SIZE])
     names = {c.class_id: c.name for c in store.project_classes(session, project=project)}
     return render(
         request, "review_queue.html", user, queue=queue, class_names=names, waiting=len(waiting),
@@ -291,7 +299,7 @@ def review_clip_page(
 ) -> HTMLResponse:
     """One clip with every annotator's labels side by side, the player, and the decision."""
     clip, project = policies.clips.require_review(session, user, clip_id)
-    review = clip_review(session, clip)
+    (review,) = shown_reviews(session, user, [clip])
     queue = [c.id for c in store.review_queue(session, project=project)]
     later = [c for c in queue if c != clip.id]
     names = {c.class_id: c.name for c in store.project_classes(session, project=project)}

@@ -248,6 +248,8 @@
       FG.toast(`Undone: ${clip.clip_id} is back for you to label`, "info");
     } catch (e) {
       FG.toast(e.message, "error", 8000);
+      // The clip has all its labels: it cannot be withdrawn, but the label can be edited.
+      if (e.status === 409) location.assign(`/projects/${project.id}/annotate?clip=${last.clip.id}`);
     } finally {
       state.busy = false;
     }

@@ -33,14 +33,20 @@ def submit_annotation(
     clip_id: Id, body: AnnotationSubmit, session: SessionDep, user: CurrentUser
 ) -> Annotation:
     """Label a clip. Sending the same values again returns the stored annotation unchanged."""
-    clip, _ = policies.clips.require_annotate(session, user, clip_id)
+    clip, _ = policies.clips.require_label(session, user, clip_id)
     return store.submit_annotation(session, clip=clip, user=user, **body.labels())
 
 
 @router.get("/annotations/{annotation_id}", response_model=AnnotationPublic)
 def get_annotation(annotation_id: Id, session: SessionDep, user: CurrentUser) -> Annotation:
-    """One's own annotation (reviewers and admins: anyone's in their projects)."""
-    return policies.annotations.require_read(session, user, annotation_id)
+    """One's own annotation (reviewers and admins: anyone's in their projects, which counts as
+    seeing the labels of its clip: they may no longer label it)."""
+    annotation = policies.annotations.require_read(session, user, annotation_id)
+    if annotation.user_id != user.id:
+        store.record_labels_seen(
+            session, user=user, clips=[store.get_clip(session, clip_id=annotation.clip_id)]
+        )
+    return annotation
 
 
 @router.put(
@@ -61,11 +67,12 @@ def update_annotation(
 @router.delete(
     "/annotations/{annotation_id}",
     response_model=ClipPublic,
-    responses=described({409: "The clip has been adjudicated: edit instead"}),
+    responses=described({409: "The clip has all its labels or a reviewer's decision: edit"}),
 )
 def withdraw_annotation(annotation_id: Id, session: SessionDep, user: CurrentUser) -> ClipPublic:
-    """Undo one's own submission: the annotation is removed (the audit log keeps its values)
-    and its clip is leased back to the author, who is handed it again by `next`."""
+    """Undo one's own submission while the clip still lacks labels: the annotation is removed
+    (the audit log keeps its values) and its clip is leased back to the author (in place of
+    any lease they held), who is handed it again by `next`."""
     annotation = policies.annotations.require_edit(session, user, annotation_id, "withdraws")
     return clip_public(store.withdraw_annotation(session, annotation=annotation, user=user))
 

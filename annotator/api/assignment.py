@@ -20,9 +20,12 @@ router = APIRouter(tags=["assignment"])
 )
 def next_clip(project_id: Id, session: SessionDep, user: CurrentUser) -> ClipPublic | Response:
     """Reserve and return the next clip that still needs labels and that this user has neither
-    labelled nor skipped (fullest clips first; never more than k annotators per clip)."""
+    labelled nor skipped (fullest clips first; never more than k annotators per clip), nor, for
+    reviewers and admins, seen the labels of."""
     project = policies.projects.require_annotate(session, user, project_id)
-    clip = store.next_clip(session, project=project, user=user)
+    clip = store.next_clip(
+        session, project=project, user=user, exclude_seen_labels=policies.reviews(user)
+    )
     if clip is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return clip_public(clip)

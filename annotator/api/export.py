@@ -75,6 +75,8 @@ def export_project(
             copy_videos=include_videos, video_file=_servable_video_file(settings),
         )  # fmt: skip
         archive = shutil.make_archive(str(work / stem), "zip", root_dir=work, base_dir=stem)
+        # every annotator's labels are in it: the exporter may no longer label this project
+        store.record_labels_exported(session, user=user, project=project)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

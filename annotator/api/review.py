@@ -20,7 +20,7 @@ from annotator.api.models import (
 from annotator.api.projects import clip_public
 from annotator.deps import CurrentUser, Id, Page, SessionDep, paged
 from fgtext import store
-from fgtext.store import Adjudication, Clip
+from fgtext.store import Adjudication, Clip, User
 
 router = APIRouter(tags=["review"])
 
@@ -39,14 +39,14 @@ def review_queue(
     """Clips whose annotators disagree beyond the project's rule, oldest first, with their
     labels (a page of them)."""
     project = policies.projects.require_review(session, user, project_id)
-    queue = page.of(store.review_queue(session, project=project))
-    return [clip_review(session, clip) for clip in queue]
+    return shown_reviews(session, user, page.of(store.review_queue(session, project=project)))
 
 
 @router.get("/clips/{clip_id}/annotations", response_model=ClipReview)
 def clip_annotations(clip_id: Id, session: SessionDep, user: CurrentUser) -> ClipReview:
     clip, _ = policies.clips.require_review(session, user, clip_id)
-    return clip_review(session, clip)
+    (review,) = shown_reviews(session, user, [clip])
+    return review
 
 
 @router.post(
@@ -62,6 +62,13 @@ def adjudicate(
     return store.adjudicate(
         session, clip=clip, reviewer=user, attributes=body.attributes, reason=body.reason
     )
+
+
+def shown_reviews(session: Session, user: User, clips: list[Clip]) -> list[ClipReview]:
+    """The reviews of `clips` for `user`, logged first as labels they have seen: from then on
+    they may not label those clips (`policies.clips.check_blind`)."""
+    store.record_labels_seen(session, user=user, clips=clips)
+    return [clip_review(session, clip) for clip in clips]
 
 
 def clip_review(session: Session, clip: Clip) -> ClipReview:

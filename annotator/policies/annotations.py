@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from annotator.policies import projects
+from annotator.policies import clips, projects
 from annotator.policies._rules import reviews, visible_or_404
 from fgtext import store
 from fgtext.store import Annotation, PermissionDeniedError, User
@@ -43,11 +43,13 @@ def check_author(session: Session, user: User, annotation: Annotation, verb: str
 def require_edit(
     session: Session, user: User, annotation_id: int, verb: str = "edits"
 ) -> Annotation:
-    """The annotation, for its author while they may still label in its project: 404 if the
-    user may not read it, 403 if it is someone else's."""
+    """The annotation, for its author while they may still label in its project and the clip
+    blind (`clips.check_blind`): 404 if the user may not read it, 403 if it is someone else's
+    or they may not change it."""
     annotation = require_read(session, user, annotation_id)
     check_author(session, user, annotation, verb)
     clip = store.get_clip(session, clip_id=annotation.clip_id)
     project = store.get_project(session, project_id=clip.project_id)
     projects.check_can_annotate(session, user, project)
+    clips.check_blind(session, user, clip)
     return annotation

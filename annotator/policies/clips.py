@@ -34,10 +34,30 @@ def require_review(session: Session, user: User, clip_id: int) -> tuple[Clip, Pr
 
 
 def require_annotate(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
-    """The clip and its project, if the user may see it (else 404) and label it (else 403)."""
+    """The clip and its project, if the user may see it (else 404) and work on it in their
+    queue, e.g. skip it (else 403)."""
     clip, project = require_access(session, user, clip_id)
     projects.check_can_annotate(session, user, project)
     return clip, project
+
+
+def require_label(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
+    """As `require_annotate`, and a label of theirs would still be blind (else 403)."""
+    clip, project = require_annotate(session, user, clip_id)
+    check_blind(session, user, clip)
+    return clip, project
+
+
+def check_blind(session: Session, user: User, clip: Clip) -> None:
+    """Reviewers and admins label too, but not a clip whose labels they have been shown (its
+    review, another's annotation, an export): 403 for labelling it, or changing or withdrawing
+    their earlier label of it. Annotators are never shown labels, so they skip the query."""
+    if reviews(user) and store.has_seen_labels(session, user=user, clip=clip):
+        raise PermissionDeniedError(
+            f"you have seen other annotators' labels of clip {clip.clip_id!r} (in a review or "
+            "an export), so your label of it would not be blind: you may not label it, nor "
+            "change or withdraw an earlier label of it"
+        )
 
 
 def check_can_adjudicate(user: User) -> None:

@@ -27,12 +27,17 @@ def can_review(session: Session, user: User, project: Project) -> bool:
 
 
 def visible_progress(user: User, progress: dict[str, Any]) -> dict[str, Any]:
-    """A project's progress as `user` may see it: annotators see the counts, and of the
-    per-annotator rows only their own."""
+    """A project's progress as `user` may see it. Annotators see the project's size and their
+    own work only: clips by status (final, in review) or everyone's annotation count would tell
+    them how others labelled (blind by inference too)."""
     if reviews(user):
         return progress
-    mine = [row for row in progress.get("annotators", []) if row["user_id"] == user.id]
-    return {**progress, "annotators": mine}
+    mine = [row for row in progress["annotators"] if row["user_id"] == user.id]
+    return {
+        "clips": progress["clips"],
+        "annotations": sum(row["annotations"] for row in mine),
+        "annotators": mine,
+    }
 
 
 def require_access(session: Session, user: User, project_id: int) -> Project:

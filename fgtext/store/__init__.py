@@ -12,7 +12,7 @@ expire_on_commit=False)` avoids that round trip.
 The store guards data invariants only: values from the project's schema, at most k
 annotators per clip (labels plus other users' live leases), one annotation per annotator and
 clip, versioned edits, a reviewer's decision standing (no withdrawal from an adjudicated
-clip), an append-only audit log. Who may see or do what (roles, membership, authorship,
+or complete clip), an append-only audit log. Who may see or do what (roles, membership, authorship,
 deactivated users, blind annotation) is not its business: the app's policies decide that
 (`annotator.policies`) before calling it.
 
@@ -104,6 +104,13 @@ from fgtext.store.review import (
     project_progress,
     review_queue,
 )
+from fgtext.store.seen import (
+    LABELS_EXPORT,
+    LABELS_VIEW,
+    has_seen_labels,
+    record_labels_exported,
+    record_labels_seen,
+)
 from fgtext.store.users import (
     create_user,
     get_user,
@@ -118,6 +125,8 @@ __all__ = [
     "CLIP_STATUSES",
     "DEFAULT_LEASE_SECONDS",
     "FINAL_STATUSES",
+    "LABELS_EXPORT",
+    "LABELS_VIEW",
     "ROLES",
     "AddClipsResult",
     "Adjudication",
@@ -162,6 +171,7 @@ __all__ = [
     "get_project_by_name",
     "get_user",
     "get_user_by_username",
+    "has_seen_labels",
     "head_revision",
     "is_member",
     "list_annotations",
@@ -178,6 +188,8 @@ __all__ = [
     "project_progress",
     "project_schema",
     "recent_annotations",
+    "record_labels_exported",
+    "record_labels_seen",
     "remaining_for",
     "require_current_schema",
     "review_queue",

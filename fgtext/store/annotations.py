@@ -5,8 +5,9 @@ Submitting needs the clip's lease (from `next_clip`) or free room on the clip (f
 annotations plus other users' live leases). Resubmitting the same values is a no-op that
 returns the stored annotation; different values on submit are a conflict (edit instead).
 Edits carry the version they were based on; a stale one is refused and nothing is written.
-An annotator may withdraw their own annotation (the annotation page's undo): the clip is leased
-back to them, and the audit log keeps the withdrawn values.
+Until the clip has all its k labels, an annotator may withdraw their own annotation (the annotation page's undo): the clip is leased
+back to them in place of any lease they held in the project (one live lease per annotator and
+project), and the audit log keeps the withdrawn values.
 """
 
 from __future__ import annotations
@@ -147,8 +148,9 @@ def update_annotation(
     if note is not None:
         note = _check_note(note)
     seconds_spent = _check_seconds(seconds_spent)
-    with write_transaction(session, lock_project=_project_id_of(session, annotation)):
-        stored, user, clip, project = _stored_annotation(session, annotation, user)
+    annotation_id = annotation.id  # before the transaction expires `annotation`
+    with write_transaction(session, lock_project=_project_id_of(session, annotation_id)):
+        stored, user, clip, project = _stored_annotation(session, annotation_id, user)
         if stored.version != expected_version:
             raise StaleVersionError(
                 f"annotation {stored.id} is at version {stored.version}, not "
@@ -187,13 +189,19 @@ def update_annotation(
 
 def withdraw_annotation(session: Session, *, annotation: Annotation, user: User) -> Clip:
     """Take back one's own annotation (undo of a submission) and lease its clip to `user` again,
-    so they can label it anew. Refused once a reviewer has adjudicated the clip: the decision
-    may rest on it. Returns the clip."""
-    with write_transaction(session, lock_project=_project_id_of(session, annotation)):
-        stored, user, clip, project = _stored_annotation(session, annotation, user)
-        if clip.status == ClipStatus.ADJUDICATED:
+    so they can label it anew. Refused once the clip has all its k labels or a reviewer's
+    decision (which may rest on it); both alike, since telling them apart would tell an
+    annotator that a reviewer decided, i.e. that the annotators disagreed. Returns the clip."""
+    annotation_id = annotation.id  # before the transaction expires `annotation`
+    with write_transaction(session, lock_project=_project_id_of(session, annotation_id)):
+        stored, user, clip, project = _stored_annotation(session, annotation_id, user)
+        if (
+            clip.status == ClipStatus.ADJUDICATED
+            or clip.n_annotations >= project.annotators_per_clip
+        ):
             raise ConflictError(
-                f"clip {clip.clip_id!r} has been adjudicated; edit the annotation instead"
+                f"clip {clip.clip_id!r} has all its labels (or a reviewer's decision), so your "
+                "label of it can no longer be withdrawn; edit it instead"
             )
         withdrawn = {"clip_id": clip.id, "attributes": stored.attributes,
                      "unsure": stored.unsure, "note": stored.note, "version": stored.version,
@@ -202,7 +210,11 @@ def withdraw_annotation(session: Session, *, annotation: Annotation, user: User)
         session.flush()
         clip.n_annotations = max(0, clip.n_annotations - 1)
         refresh_clip_status(session, clip=clip, project=project)
-        session.execute(delete(Lease).where(Lease.clip_id == clip.id, Lease.user_id == user.id))
+        # The clip's lease replaces any other the author holds in the project: one live lease
+        # per annotator and project, so submit-and-withdraw cannot hoard clips.
+        session.execute(
+            delete(Lease).where(Lease.project_id == project.id, Lease.user_id == user.id)
+        )
         session.add(
             Lease(
                 project_id=project.id, clip_id=clip.id, user_id=user.id,
@@ -212,33 +224,33 @@ def withdraw_annotation(session: Session, *, annotation: Annotation, user: User)
         _bump_labels_revision(session, project.id)
         audit(
             session, actor=user, action="annotation.withdraw", entity_type="annotation",
-            entity_id=annotation.id, project_id=project.id, payload=withdrawn,
+            entity_id=annotation_id, project_id=project.id, payload=withdrawn,
         )  # fmt: skip
     return clip
 
 
 def _stored_annotation(
-    session: Session, annotation: Annotation, user: User
+    session: Session, annotation_id: int, user: User
 ) -> tuple[Annotation, User, Clip, Project]:
-    """Inside a write transaction: the stored annotation (locked), `user` (who makes the
-    change), and the annotation's clip and project."""
-    stored = session.get(Annotation, annotation.id, with_for_update=True, populate_existing=True)
+    """Inside a write transaction: the stored annotation (locked; 404 if a concurrent request
+    withdrew it), `user` (who makes the change), and the annotation's clip and project."""
+    stored = session.get(Annotation, annotation_id, with_for_update=True, populate_existing=True)
     if stored is None:
-        raise NotFoundError(f"annotation {annotation.id} does not exist")
+        raise NotFoundError(f"annotation {annotation_id} does not exist")
     user = session.get(User, user.id)
     clip = session.get(Clip, stored.clip_id, populate_existing=True)
     project = session.get(Project, clip.project_id)
     return stored, user, clip, project
 
 
-def _project_id_of(session: Session, annotation: Annotation) -> int:
+def _project_id_of(session: Session, annotation_id: int) -> int:
     project_id = session.exec(
         select(Clip.project_id)
         .join(Annotation, Annotation.clip_id == Clip.id)
-        .where(Annotation.id == annotation.id)
+        .where(Annotation.id == annotation_id)
     ).first()
     if project_id is None:
-        raise NotFoundError(f"annotation {annotation.id} does not exist")
+        raise NotFoundError(f"annotation {annotation_id} does not exist")
     return project_id
 
 

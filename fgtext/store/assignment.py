@@ -4,7 +4,9 @@ A clip has room for another annotator while its annotations plus the live leases
 users are fewer than the project's k. `next_clip` picks, among the clips with room that the
 user has neither labelled nor skipped, the one with the most annotations (finish clips before
 starting new ones), then the oldest. It leases the clip to the user for `lease_seconds`; asking
-again while the lease is live renews it and returns the same clip.
+again while the lease is live renews it and returns the same clip. A user holds at most one live
+lease per project: `next_clip` only leases when they hold none, and withdrawing a label
+(`fgtext.store.annotations`) replaces theirs, so nobody can reserve clips they are not labelling.
 
 The check and the lease are one transaction that holds the project's write lock (SQLite:
 BEGIN IMMEDIATE; PostgreSQL: a per-project advisory lock), so concurrent requests can never
@@ -29,6 +31,7 @@ from fgtext.store.models import (
     User,
     utc_now,
 )
+from fgtext.store.seen import has_seen_labels, seen_labels
 from fgtext.vocabulary import OPEN_STATUSES, ClipStatus
 
 DEFAULT_LEASE_SECONDS = 600
@@ -45,9 +48,16 @@ def live_leases_of_others(clip_id_column, user_id: int, now) -> object:
 
 
 def next_clip(
-    session: Session, *, project: Project, user: User, lease_seconds: int = DEFAULT_LEASE_SECONDS
+    session: Session,
+    *,
+    project: Project,
+    user: User,
+    lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    exclude_seen_labels: bool = False,
 ) -> Clip | None:
-    """The clip `user` should label next in `project`, leased to them; None when none is left."""
+    """The clip `user` should label next in `project`, leased to them; None when none is left.
+    `exclude_seen_labels`: never a clip whose labels they have been shown (`fgtext.store.seen`;
+    the app asks it for the roles that can see labels, so plain annotators pay nothing)."""
     if lease_seconds <= 0:
         raise InvalidInputError(f"lease_seconds is {lease_seconds}; expected a positive number")
     with write_transaction(session, lock_project=project.id):
@@ -57,20 +67,26 @@ def next_clip(
         session.execute(
             delete(Lease).where(Lease.project_id == project.id, Lease.expires_at <= now)
         )
-        held = session.exec(
+        held, *extra = session.exec(
             select(Lease)
             .where(Lease.project_id == project.id, Lease.user_id == user.id)
-            .order_by(Lease.created_at)
-        ).first()
+            .order_by(Lease.created_at, Lease.id)
+        ).all() or [None]
+        for lease in extra:  # one live lease per annotator and project (rows of older versions)
+            session.delete(lease)
         if held is not None:
             clip = session.get(Clip, held.clip_id)
-            if clip.status in OPEN_STATUSES:
+            if clip.status in OPEN_STATUSES and not (
+                exclude_seen_labels and has_seen_labels(session, user=user, clip=clip)
+            ):
                 held.expires_at = expires
                 session.add(held)
                 return clip
-            session.delete(held)  # a reviewer finalised the clip meanwhile
+            session.delete(held)  # a reviewer finalised the clip meanwhile, or they saw labels
 
-        clip = _first_open_clip(session, project=project, user=user, now=now)
+        clip = _first_open_clip(
+            session, project=project, user=user, now=now, exclude_seen_labels=exclude_seen_labels
+        )
         if clip is None:
             return None
         session.add(
@@ -83,12 +99,24 @@ def next_clip(
     return clip
 
 
-def _first_open_clip(session: Session, *, project: Project, user: User, now) -> Clip | None:
+def _not_for(user: User, project: Project, *, exclude_seen_labels: bool) -> list:
+    """Conditions on the project's Clip rows: clips `user` has not labelled or skipped (nor, if
+    asked, been shown the labels of)."""
+    labelled = exists().where(Annotation.clip_id == Clip.id, Annotation.user_id == user.id)
+    skipped = exists().where(Skip.clip_id == Clip.id, Skip.user_id == user.id)
+    conditions = [~labelled, ~skipped]
+    if exclude_seen_labels:
+        conditions.append(~seen_labels(Clip.id, project.id, user.id))
+    return conditions
+
+
+def _first_open_clip(
+    session: Session, *, project: Project, user: User, now, exclude_seen_labels: bool
+) -> Clip | None:
     """The first clip, fullest first and then oldest, with room for `user`. One index range
     scan per annotation count (k at most), each stopping at its first match."""
     k = project.annotators_per_clip
-    labelled = exists().where(Annotation.clip_id == Clip.id, Annotation.user_id == user.id)
-    skipped = exists().where(Skip.clip_id == Clip.id, Skip.user_id == user.id)
+    not_theirs = _not_for(user, project, exclude_seen_labels=exclude_seen_labels)
     for count in range(k - 1, -1, -1):
         clip = session.exec(
             select(Clip)
@@ -96,8 +124,7 @@ def _first_open_clip(session: Session, *, project: Project, user: User, now) -> 
                 Clip.project_id == project.id,
                 Clip.status == (ClipStatus.IN_PROGRESS if count else ClipStatus.UNLABELLED),
                 Clip.n_annotations == count,
-                ~labelled,
-                ~skipped,
+                *not_theirs,
                 count + live_leases_of_others(Clip.id, user.id, now) < k,
             )
             .order_by(Clip.id)
@@ -108,11 +135,11 @@ def _first_open_clip(session: Session, *, project: Project, user: User, now) -> 
     return None
 
 
-def remaining_for(session: Session, *, project: Project, user: User) -> int:
+def remaining_for(
+    session: Session, *, project: Project, user: User, exclude_seen_labels: bool = False
+) -> int:
     """How many clips `user` could still be handed: clips with room for another annotation
     that they have neither labelled nor skipped (leases aside, which come and go)."""
-    labelled = exists().where(Annotation.clip_id == Clip.id, Annotation.user_id == user.id)
-    skipped = exists().where(Skip.clip_id == Clip.id, Skip.user_id == user.id)
     return session.exec(
         select(func.count())
         .select_from(Clip)
@@ -120,8 +147,7 @@ def remaining_for(session: Session, *, project: Project, user: User) -> int:
             Clip.project_id == project.id,
             Clip.status.in_(OPEN_STATUSES),
             Clip.n_annotations < project.annotators_per_clip,
-            ~labelled,
-            ~skipped,
+            *_not_for(user, project, exclude_seen_labels=exclude_seen_labels),
         )
     ).one()
 

@@ -219,3 +219,23 @@ def test_export_of_unfinished_clips_is_optional(admin, project, member, tmp_path
     for clip in carried.clips():
         assert clip.video.startswith("videos/")
         assert carried.video_path(clip).stat().st_size > 1000  # an mp4, inside the download
+
+
+def test_submit_and_withdraw_on_every_clip_cannot_block_a_third_annotator(project, member):
+    """The hoarding attack, through the API: two annotators of the k=2 project label every clip
+    without asking for it and withdraw the label at once, twice over; a third still gets work."""
+    ivan, jana, olga = member("ivan"), member("jana"), member("olga")
+    clips = ivan.client.get(f"/api/v1/projects/{project['id']}/clips").json()
+    for _ in range(2):
+        for clip in clips:
+            for actor in (ivan, jana):
+                label = submit(actor, clip, RUB_EYES)
+                assert label.status_code == 201, label.text
+                undone = actor.client.delete(f"/api/v1/annotations/{label.json()['id']}")
+                assert undone.status_code == 200, undone.text
+    handed = []
+    while (clip := next_clip(olga, project)) is not None:
+        handed.append(clip["id"])
+        assert submit(olga, clip, RUB_EYES).status_code == 201
+    # only the last clip, given back to both of them, stays reserved
+    assert handed == [c["id"] for c in clips[:-1]]

@@ -10,7 +10,10 @@ from collections import Counter
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import func
+from sqlmodel import Session, select
 
+from fgtext.store import Lease
 from tests.annotator.conftest import PASSWORD
 
 N_ANNOTATORS = 8
@@ -104,3 +107,62 @@ def test_concurrent_next_clip_never_over_assigns(live_server, admin, project, ma
     progress = admin.client.get(f"/api/v1/projects/{project['id']}/progress").json()
     assert progress["annotations"] == n_clips * k
     assert progress["final"] == n_clips
+
+
+def test_concurrent_next_and_withdraw_of_one_user_leave_one_lease(
+    live_server, admin, project, member, engine
+):
+    """Eight requests at a time from one annotator, asking for the next clip or labelling a
+    clip and withdrawing the label: at no committed moment do they hold two leases."""
+    member("ivan")
+    clips = admin.client.get(f"/api/v1/projects/{project['id']}/clips").json()
+    n_threads, rounds = 8, 6
+    failures: list[str] = []
+    most = 0
+    done = threading.Event()
+
+    def count_leases() -> None:
+        nonlocal most
+        while not done.is_set():
+            with Session(engine) as session:
+                n = session.exec(select(func.count()).select_from(Lease)).one()
+            most = max(most, n)
+
+    def work(i: int) -> None:
+        with httpx.Client(base_url=live_server, timeout=60) as client:
+            login = client.post(
+                "/api/v1/auth/login", json={"username": "ivan", "password": PASSWORD}
+            )
+            client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+            start.wait()
+            for _ in range(rounds):
+                if i % 2 == 0:
+                    replies = [client.post(f"/api/v1/projects/{project['id']}/next")]
+                else:
+                    clip = clips[i % len(clips)]
+                    url = f"/api/v1/clips/{clip['id']}/annotations"
+                    label = client.post(url, json={"attributes": ATTRIBUTES})
+                    replies = [label]
+                    if label.status_code == 201:
+                        replies.append(client.delete(f"/api/v1/annotations/{label.json()['id']}"))
+                failures.extend(
+                    f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text}"
+                    for r in replies
+                    if r.status_code not in (200, 201, 204, 404, 409)
+                )
+
+    start = threading.Barrier(n_threads)
+    monitor = threading.Thread(target=count_leases)
+    monitor.start()
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    done.set()
+    monitor.join(timeout=10)
+
+    assert failures == []
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Lease)).one() <= 1
+    assert most == 1  # the monitor saw the lease, and never a second

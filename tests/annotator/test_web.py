@@ -181,9 +181,6 @@ def test_undo_withdraws_and_hands_the_clip_back(project, member, engine):
     ivan, jane = member("ivan"), member("jane")
     clip = next_clip(ivan, project)
     stored = submit(ivan, clip, RUB_EYES, seconds_spent=3.0).json()
-    other = next_clip(jane, project)
-    assert other["id"] == clip["id"]
-    submit(jane, other, RUB_EYES)  # consensus
 
     assert jane.client.delete(f"/api/v1/annotations/{stored['id']}").status_code == 404  # blind
     undone = ivan.client.delete(f"/api/v1/annotations/{stored['id']}")
@@ -192,28 +189,40 @@ def test_undo_withdraws_and_hands_the_clip_back(project, member, engine):
     assert next_clip(ivan, project)["id"] == clip["id"]  # leased back to its author
     with Session(engine) as session:
         row = store.get_clip(session, clip_id=clip["id"])
-        assert (row.status, row.n_annotations) == ("in_progress", 1)
+        assert (row.status, row.n_annotations) == ("unlabelled", 0)
         event = session.exec(
             select(AuditEvent).where(AuditEvent.action == "annotation.withdraw")
         ).one()
         assert event.payload["attributes"] == RUB_EYES and event.payload["seconds_spent"] == 3.0
     again = submit(ivan, clip, TOUCH_NECK)
-    assert again.status_code == 201
-    assert ivan.client.delete(f"/api/v1/annotations/{stored['id']}").status_code == 404
+    assert again.status_code == 201 and again.json()["attributes"] == TOUCH_NECK
 
 
-def test_undo_is_refused_once_a_reviewer_decided(project, member):
+@pytest.mark.parametrize("theirs", ["agree", "disagree", "decided"])
+def test_undo_is_refused_alike_once_the_clip_has_all_its_labels(project, member, theirs):
+    """Whether the clip is final, disputed or decided by a reviewer, the annotator's undo gets
+    the same answer: a different one would tell them whether the others agreed."""
     ivan, jane, rita = member("ivan"), member("jane"), member("rita", "reviewer")
     clip = next_clip(ivan, project)
     mine = submit(ivan, clip, RUB_EYES).json()
-    submit(jane, next_clip(jane, project), TOUCH_NECK)
-    decided = rita.client.post(
-        f"/api/v1/clips/{clip['id']}/adjudication", json={"attributes": RUB_EYES, "reason": "r"}
-    )
-    assert decided.status_code == 200
+    submit(jane, next_clip(jane, project), RUB_EYES if theirs == "agree" else TOUCH_NECK)
+    if theirs == "decided":
+        decided = rita.client.post(
+            f"/api/v1/clips/{clip['id']}/adjudication",
+            json={"attributes": RUB_EYES, "reason": "r"},
+        )
+        assert decided.status_code == 200
     refused = ivan.client.delete(f"/api/v1/annotations/{mine['id']}")
-    assert refused.status_code == 409 and "adjudicated" in refused.json()["detail"]
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == (
+        f"clip {clip['clip_id']!r} has all its labels (or a reviewer's decision), so your label "
+        "of it can no longer be withdrawn; edit it instead"
+    )
     assert ivan.client.get(f"/api/v1/annotations/{mine['id']}").status_code == 200
+    edited = ivan.client.put(
+        f"/api/v1/annotations/{mine['id']}", json={"attributes": TOUCH_NECK, "version": 1}
+    )
+    assert edited.status_code == 200 and edited.json()["version"] == 2  # editing stays open
     by_reviewer = rita.client.delete(f"/api/v1/annotations/{mine['id']}")
     assert by_reviewer.status_code == 403
 

@@ -157,3 +157,57 @@ def test_a_lease_on_a_clip_a_reviewer_finalised_is_dropped(session, admin, make_
     assert [lease.clip_id for lease in session.exec(select(store.Lease)).all()] == [
         store.list_clips(session, project=project)[1].id
     ]
+
+
+def _leases_of(session, user) -> list[store.Lease]:
+    session.rollback()  # a fresh read snapshot (SQLite WAL)
+    return session.exec(select(store.Lease).where(store.Lease.user_id == user.id)).all()
+
+
+def test_submit_and_withdraw_cannot_hoard_clips(session, admin, make_annotators):
+    """The attack: two annotators of a k=2 project label every clip without asking for it and
+    withdraw the label at once, twice over. Each withdrawal leases the clip back to its author;
+    if those leases piled up, every clip would hold two and a third annotator would get none."""
+    project = make_project(session, admin, n_clips=4, k=2)
+    a, b, c = make_annotators(3, project)
+    for _ in range(2):
+        for clip in store.list_clips(session, project=project):
+            for user in (a, b):
+                label = store.submit_annotation(session, clip=clip, user=user, attributes=LABELS)
+                store.withdraw_annotation(session, annotation=label, user=user)
+                assert len(_leases_of(session, user)) == 1
+    last = store.list_clips(session, project=project)[-1].id
+    assert [lease.clip_id for lease in _leases_of(session, a)] == [last]
+    handed = []
+    while (clip := store.next_clip(session, project=project, user=c)) is not None:
+        handed.append(clip.clip_id)
+        store.submit_annotation(session, clip=clip, user=c, attributes=LABELS)
+    # only the clip a and b were last given back stays reserved for them
+    assert handed == ["c000", "c001", "c002"]
+
+
+def test_withdrawing_replaces_the_lease_next_clip_gave(session, admin, make_annotators):
+    project = make_project(session, admin, n_clips=3, k=2)
+    (a,) = make_annotators(1, project)
+    first = store.next_clip(session, project=project, user=a)
+    store.submit_annotation(session, clip=first, user=a, attributes=LABELS)
+    second = store.next_clip(session, project=project, user=a)
+    label = store.list_annotations(session, project=project, user=a)[0]
+    store.withdraw_annotation(session, annotation=label, user=a)  # undo while holding `second`
+    assert [lease.clip_id for lease in _leases_of(session, a)] == [first.id]
+    assert store.next_clip(session, project=project, user=a).id == first.id != second.id
+
+
+def test_next_clip_keeps_one_lease_of_several(session, admin, make_annotators):
+    """Rows written before the one-lease rule (two leases of one user) shrink to the oldest."""
+    project = make_project(session, admin, n_clips=3, k=2)
+    (a,) = make_annotators(1, project)
+    clips = store.list_clips(session, project=project)
+    later = store.models.utc_now() + timedelta(minutes=5)
+    for clip in clips[:2]:
+        session.add(
+            store.Lease(project_id=project.id, clip_id=clip.id, user_id=a.id, expires_at=later)
+        )
+        session.commit()
+    assert store.next_clip(session, project=project, user=a).id == clips[0].id
+    assert [lease.clip_id for lease in _leases_of(session, a)] == [clips[0].id]
