@@ -1,7 +1,7 @@
 """The annotation store: projects, clips, users, blind annotations, leases, adjudications and
 an append-only audit log, on SQLite (embedded default) or PostgreSQL from one code path.
 
-Sessions are plain `sqlmodel.Session(engine)` objects on an engine from `create_db_engine`.
+Database sessions are plain `sqlmodel.Session(engine)` objects on an engine from `create_db_engine`.
 Every service function takes the session first and everything else by keyword, and is one
 transaction: it commits before it returns (and rolls back on error), writing an `AuditEvent` in
 the same transaction as the change. Read functions do not commit (except
@@ -71,11 +71,13 @@ from fgtext.store.models import (
     AuditEvent,
     Clip,
     Lease,
+    LoginFailure,
     Project,
     ProjectClass,
     ProjectMember,
     Skip,
     User,
+    UserSession,
 )
 from fgtext.store.projects import (
     AddClipsResult,
@@ -104,6 +106,17 @@ from fgtext.store.review import (
     project_progress,
     review_queue,
 )
+from fgtext.store.sessions import (
+    LiveSession,
+    clear_login_failures,
+    count_sessions,
+    create_session,
+    end_session,
+    end_user_sessions,
+    login_retry_after,
+    record_login_failure,
+    resolve_session,
+)
 from fgtext.store.users import (
     create_user,
     get_user,
@@ -130,6 +143,8 @@ __all__ = [
     "InvalidInputError",
     "InvalidLabelError",
     "Lease",
+    "LiveSession",
+    "LoginFailure",
     "NotFoundError",
     "OutdatedDatabaseError",
     "PermissionDeniedError",
@@ -140,21 +155,27 @@ __all__ = [
     "Skip",
     "StaleVersionError",
     "User",
+    "UserSession",
     "add_clips_from_dataset",
     "add_member",
     "adjudicate",
     "agreement_summary",
+    "clear_login_failures",
     "clip_annotations",
     "clip_final_labels",
     "clip_video_path",
     "count_annotations",
     "count_clips",
+    "count_sessions",
     "create_db_engine",
     "create_project",
     "create_project_from_dataset",
+    "create_session",
     "create_user",
     "describe_url",
     "downgrade_database",
+    "end_session",
+    "end_user_sessions",
     "export_project",
     "get_annotation",
     "get_clip",
@@ -169,6 +190,7 @@ __all__ = [
     "list_projects",
     "list_skips",
     "list_users",
+    "login_retry_after",
     "next_clip",
     "normalise_url",
     "pair_confusion",
@@ -178,8 +200,10 @@ __all__ = [
     "project_progress",
     "project_schema",
     "recent_annotations",
+    "record_login_failure",
     "remaining_for",
     "require_current_schema",
+    "resolve_session",
     "review_queue",
     "schema_status",
     "skip_clip",
