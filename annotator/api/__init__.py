@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 
 from annotator.api import annotations, assignment, auth, export, projects, review, users
-from annotator.auth import require_csrf
+from annotator.deps import require_csrf
 
 API_PREFIX = "/api/v1"
 

@@ -193,4 +193,3 @@ def count_sessions(session: Session, *, user: User) -> int:
     return session.exec(
         select(func.count()).select_from(UserSession).where(UserSession.user_id == user.id)
     ).one()
-
