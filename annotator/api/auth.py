@@ -35,6 +35,11 @@ def authenticate(request: Request, session: Session, username: str, password: st
     """The active user with these credentials, under the login throttle (per username across
     clients, per client across usernames, shared by every server process); else 401 or 429.
     Shared by the API and the login page."""
+    for field, value in (("username", username), ("password", password)):
+        if "\x00" in value:  # PostgreSQL text cannot hold it (lone surrogates: pydantic refuses)
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"{field}: NUL characters are not allowed"
+            )
     settings = request.app.state.settings
     client = auth.client_address(request)
     wait = store.login_retry_after(

@@ -404,3 +404,19 @@ def test_argon2_parameters_are_the_stated_ones(password_hash):
     assert password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert (auth.ARGON2_TIME_COST, auth.ARGON2_MEMORY_KIB, auth.ARGON2_PARALLELISM) == (3, 65536, 4)
     assert not auth.needs_rehash(password_hash)
+
+
+def test_credentials_no_database_can_hold_are_a_422_on_the_form_and_the_api(app):
+    """NUL: PostgreSQL's text cannot hold it (a 500 before)."""
+    client = TestClient(app)
+    form = client.post(
+        "/login", data={"username": "be\x00a", "password": PASSWORD}, headers=SAME_SITE,
+        follow_redirects=False,
+    )  # fmt: skip
+    assert form.status_code == 422 and "Username: NUL characters" in form.text
+    for username, password in (("be\x00a", "password"), ("bea", "pass\x00word")):
+        reply = client.post(LOGIN, json={"username": username, "password": password})
+        assert reply.status_code == 422
+        field = "username" if "\x00" in username else "password"
+        detail = str(reply.json()["detail"])  # the field is named, whichever check refused it
+        assert field in detail and "NUL" in detail
