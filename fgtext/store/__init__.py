@@ -21,6 +21,10 @@ NotFoundError (404), PermissionDeniedError (403, raised by the policies), Confli
 InvalidInputError / InvalidLabelError (422), OutdatedDatabaseError and
 DatabaseUnavailableError (the server cannot start).
 
+Login sessions (`UserSession`, a random token's SHA-256) and failed logins (`LoginFailure`) are
+rows too (`fgtext.store.sessions`), so every server process sees the same ones; changing a user
+(`update_user`) ends their sessions in the same transaction.
+
 The schema changes only through Alembic (`migrations/`); a server calls
 `require_current_schema(engine, auto_upgrade=...)` at start-up.
 """

@@ -554,3 +554,15 @@ def test_a_segment_of_a_longer_video_plays_only_its_frames(live_server, new_page
         f"Math.floor(document.getElementById('video').currentTime * {FPS} + 1e-3) === 29"
     )
     expect(page.locator("#time-readout")).to_contain_text("frame 20 / 20")
+
+
+def test_an_admin_ends_an_annotators_sessions_from_the_users_table(live_server, new_page):
+    url = live_server.url
+    alice = new_page("alice")
+    assert alice.goto(f"{url}/").url == f"{url}/"
+    admin = new_page("ada")
+    admin.goto(f"{url}/admin")
+    admin.click("button[aria-label='End every session of alice']")
+    expect(admin.locator(".toast-success")).to_have_text("alice is logged out everywhere")
+    assert alice.goto(f"{url}/").url == f"{url}/login"  # her next page asks her to log in
+    assert admin.goto(f"{url}/admin").url == f"{url}/admin"  # the admin's own session lives
