@@ -19,10 +19,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from annotator import web
+from annotator import docs, web
 from annotator.api import API_PREFIX, api_router
 from annotator.api.media import router as media_router
 from annotator.errors import install_error_handlers
+from annotator.security import install_security_headers
 from annotator.settings import Settings, load_settings
 from annotator.templating import STATIC_DIR
 from fgtext import store
@@ -60,16 +61,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Log in with POST /api/v1/auth/login; every write echoes the returned csrf_token in "
         "the X-CSRF-Token header.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # annotator.docs serves /docs: its Swagger UI starts from a script file
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
+    install_security_headers(app)  # around every layer: every answer carries the headers
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(media_router)
     app.include_router(web.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     return app

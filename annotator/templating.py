@@ -4,6 +4,8 @@ no build step). Used by the pages (`annotator.web`) and the error pages (`annota
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import Request
@@ -31,11 +33,25 @@ def _static_dir() -> Path:
 
 
 STATIC_DIR = _static_dir()
+
+
+def static_url(path: str) -> str:
+    """A static file's URL: relative (never built from the request's Host header) and with its
+    content's hash, so browsers may cache it and still fetch a changed file."""
+    stat = (STATIC_DIR / path).stat()
+    return f"/static/{path}?v={_content_hash(path, stat.st_mtime_ns, stat.st_size)}"
+
+
+@lru_cache(maxsize=256)
+def _content_hash(path: str, _mtime_ns: int, _size: int) -> str:
+    return hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:12]
+
+
 templates = Jinja2Templates(directory=HERE / "templates")
 # What the pages show by role is asked of the policies, as everything else is.
 templates.env.globals.update(
     DIMENSIONS=DIMENSIONS, ROLES=ROLES, administers=policies.users.can_manage,
-    reviews=policies.reviews,
+    reviews=policies.reviews, static_url=static_url,
 )  # fmt: skip
 templates.env.filters["label"] = lambda value: str(value).replace("_", " ")
 

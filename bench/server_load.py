@@ -11,6 +11,12 @@ submitted versus stored annotation counts with the check that no clip got more t
     .venv/bin/python bench/server_load.py [--seconds 20 --annotators 50 --k 3 --clips 2000]
     .venv/bin/python bench/server_load.py --backends sqlite --seconds 5 --annotators 10
     .venv/bin/python bench/server_load.py --think 5   # annotators who look at each clip ~5 s
+    .venv/bin/python bench/server_load.py --workers 1,2 --reference 0d05b83
+
+`--workers 1,2` runs each back end once per number of server worker processes. `--reference REV`
+first runs the same load, with REV's own copy of this script, against the server of git
+revision REV (checked out in a temporary worktree), so the table holds a reference measured in
+the same run on the same machine, and a ratio row against it.
 
 PostgreSQL: the admin URL is FGTEXT_TEST_PG (default postgresql://postgres@127.0.0.1:5432/postgres,
 as the tests use); a database `fgtext_bench_<random>` is created and dropped afterwards.
@@ -119,7 +125,7 @@ def prepare(database_url: str, media_root: Path, args) -> tuple[int, list[str]]:
 
 
 @contextmanager
-def server(database_url: str, media_root: Path) -> Iterator[str]:
+def server(database_url: str, media_root: Path, workers: int = 1) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
@@ -131,6 +137,8 @@ def server(database_url: str, media_root: Path) -> Iterator[str]:
     }
     command = [sys.executable, "-m", "annotator.cli", "serve", "--port", str(port),
                "--log-level", "warning"]  # fmt: skip
+    if workers > 1:
+        command += ["--workers", str(workers)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -283,10 +291,13 @@ def percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def run_backend(name: str, database_url: str, media_root: Path, args) -> dict:
-    console.print(f"[bold]{name}[/]: preparing {args.clips} clips, {args.annotators} annotators")
+def run_backend(name: str, database_url: str, media_root: Path, args, workers: int = 1) -> dict:
+    console.print(
+        f"[bold]{name}[/], {workers} worker(s): preparing {args.clips} clips, "
+        f"{args.annotators} annotators"
+    )
     project_id, usernames = prepare(database_url, media_root, args)
-    with server(database_url, media_root) as base:
+    with server(database_url, media_root, workers) as base:
         stats, elapsed = asyncio.run(drive(base, project_id, usernames, args))
     stored, max_per_clip, clips_labelled = stored_counts(database_url, project_id)
     ms = {
@@ -296,6 +307,7 @@ def run_backend(name: str, database_url: str, media_root: Path, args) -> dict:
     }
     return {
         "backend": name,
+        "workers": workers,
         "seconds": round(elapsed, 1),
         "requests": stats.requests,
         "requests_per_s": round(stats.requests / elapsed, 1),
@@ -319,7 +331,7 @@ def print_results(results: list[dict], args) -> None:
     )
     table.add_column("")
     for r in results:
-        table.add_column(r["backend"], justify="right")
+        table.add_column(column_name(r), justify="right")
     rows = [
         ("requests/s", "requests_per_s"), ("requests", "requests"),
         ("next-clip p50 ms", "next_50_ms"), ("next-clip p99 ms", "next_99_ms"),
@@ -332,10 +344,50 @@ def print_results(results: list[dict], args) -> None:
     ]  # fmt: skip
     for label, key in rows:
         table.add_row(label, *(str(r[key]) for r in results))
+    references = {r["backend"]: r for r in results if r.get("reference")}
+    if references:
+        table.add_row("requests/s vs reference", *(ratio(r, references) for r in results))
     console.print(table)
     for r in results:
         if r["error_kinds"]:
             console.print(f"{r['backend']} errors: {r['error_kinds']}")
+
+
+def column_name(result: dict) -> str:
+    if result.get("reference"):
+        return f"{result['backend']} {result['reference']}"
+    return f"{result['backend']} {result.get('workers', 1)}w"
+
+
+def ratio(result: dict, references: dict[str, dict]) -> str:
+    reference = references.get(result["backend"])
+    if reference is None or not reference["requests_per_s"]:
+        return "-"
+    return f"{result['requests_per_s'] / reference['requests_per_s']:.2f}x"
+
+
+def run_reference(revision: str, args) -> list[dict]:
+    """The same load on git revision `revision`'s server, run by that revision's own copy of
+    this script (its store and migrations match its server), one worker."""
+    with tempfile.TemporaryDirectory(prefix="fgtext-bench-ref-") as tmp:
+        tree, out = Path(tmp) / "tree", Path(tmp) / "reference.json"
+        git = ["git", "-C", str(ROOT)]
+        subprocess.run([*git, "worktree", "add", "--detach", "-q", str(tree), revision], check=True)
+        try:
+            command = [
+                sys.executable, str(tree / "bench" / "server_load.py"),
+                "--seconds", str(args.seconds), "--annotators", str(args.annotators),
+                "--k", str(args.k), "--clips", str(args.clips), "--backends", args.backends,
+                "--think", str(args.think), "--seed", str(args.seed), "--json", str(out),
+            ]  # fmt: skip
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            subprocess.run(command, check=True, env=env, cwd=tree)
+            results = json.loads(out.read_text())
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=False)
+    for r in results:
+        r["reference"] = revision
+    return results
 
 
 def main() -> None:
@@ -350,21 +402,32 @@ def main() -> None:
         help="mean seconds an annotator spends per clip (0: back to back, a stress test)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--workers", default="1", help="server worker processes; a list (1,2) runs each"
+    )
+    parser.add_argument(
+        "--reference", metavar="REV",
+        help="also measure git revision REV's server (one worker) first, for a ratio",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
-    results = []
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    results = run_reference(args.reference, args) if args.reference else []
     with tempfile.TemporaryDirectory(prefix="fgtext-bench-") as tmp:
         for backend in args.backends.split(","):
-            media_root = Path(tmp) / backend
-            write_manifest(media_root / "bench", args.clips, args.seed)
-            if backend == "sqlite":
-                url = f"sqlite:///{media_root / 'fgtext.db'}"
-                results.append(run_backend("SQLite", url, media_root, args))
-            elif backend == "postgresql":
-                with postgres_database() as url:
-                    results.append(run_backend("PostgreSQL", url, media_root, args))
-            else:
-                raise SystemExit(f"--backends: unknown back end {backend!r} (sqlite, postgresql)")
+            for workers in worker_counts:
+                media_root = Path(tmp) / f"{backend}-{workers}"
+                write_manifest(media_root / "bench", args.clips, args.seed)
+                if backend == "sqlite":
+                    url = f"sqlite:///{media_root / 'fgtext.db'}"
+                    results.append(run_backend("SQLite", url, media_root, args, workers))
+                elif backend == "postgresql":
+                    with postgres_database() as url:
+                        results.append(run_backend("PostgreSQL", url, media_root, args, workers))
+                else:
+                    raise SystemExit(
+                        f"--backends: unknown back end {backend!r} (sqlite, postgresql)"
+                    )
     print_results(results, args)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

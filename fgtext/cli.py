@@ -22,7 +22,7 @@ from fgtext.console import out_console, print_json, progress_bar, run_cli, typer
 from fgtext.errors import FgTextError
 from fgtext.importers.smg import SMG_VIDEO_PATTERN
 from fgtext.synth.config import SynthConfig
-from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, DEFAULT_POSTERIOR_THRESHOLD
 
 app = typer_app("FG-Text: fine-grained micro-gesture datasets, agreement and tools.")
 import_app = typer.Typer(
@@ -61,11 +61,25 @@ def synth(
         float, typer.Option(help="Pixel noise (fraction of 255) and figure jitter.")
     ] = _SYNTH.noise,
     annotators: Annotated[
-        int, typer.Option(help="Simulated annotators per clip.")
-    ] = _SYNTH.annotators,
+        int | None,
+        typer.Option(
+            help=f"Simulated annotators per clip [default: {_SYNTH.annotators}, or one per "
+            "--annotator-accuracy entry plus the spammers]."
+        ),
+    ] = None,
     annotator_error: Annotated[
         float, typer.Option(help="Chance a simulated annotator mislabels a dimension.")
     ] = _SYNTH.annotator_error,
+    annotator_accuracy: Annotated[
+        str | None,
+        typer.Option(
+            help="Each annotator's own accuracy per dimension, e.g. 0.95,0.7,0.6 "
+            "(replaces --annotator-error)."
+        ),
+    ] = None,
+    spammers: Annotated[
+        int, typer.Option(help="Annotators (the last ones) who answer at random.")
+    ] = _SYNTH.spammers,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same dataset).")] = _SYNTH.seed,
     labels: Annotated[
         Path | None, typer.Option(help="Also write the simulated labels to this CSV.")
@@ -75,12 +89,17 @@ def synth(
     """Generate a synthetic micro-gesture dataset: real H.264 clips with ground-truth attributes."""
     from fgtext.merge import write_labels_csv
     from fgtext.synth import simulated_labels, synthesize
+    from fgtext.synth.annotators import parse_accuracies
 
     width, height = _parse_size(size)
+    accuracy = parse_accuracies(annotator_accuracy) if annotator_accuracy else None
+    if annotators is None:
+        annotators = len(accuracy) + spammers if accuracy else max(_SYNTH.annotators, spammers)
     config = SynthConfig(
         classes=int(classes) if classes.isdigit() else classes, clips_per_class=clips_per_class,
         width=width, height=height, fps=fps, seconds=seconds, noise=noise, seed=seed,
-        annotators=annotators, annotator_error=annotator_error,
+        annotators=annotators, annotator_error=annotator_error, annotator_accuracy=accuracy,
+        spammers=spammers,
     )  # fmt: skip
     with progress_bar("Rendering clips") as progress:
         root = synthesize(out, config, overwrite=overwrite, progress=progress)
@@ -349,8 +368,25 @@ def merge(
     ],
     out: OutDir,
     rule: Annotated[
-        str, typer.Option(help="When labels are final without review: unanimous or majority.")
+        str,
+        typer.Option(
+            help="When labels are final without review: unanimous, majority or dawid-skene "
+            "(every dimension's posterior under the reliability model reaches --threshold)."
+        ),
     ] = DEFAULT_CONSENSUS_RULE.value,
+    threshold: Annotated[
+        float, typer.Option(help="dawid-skene: the posterior every dimension must reach.")
+    ] = DEFAULT_POSTERIOR_THRESHOLD,
+    anchor_gold: Annotated[
+        bool,
+        typer.Option(
+            help="dawid-skene: the manifest's gold clips (known values) anchor the model."
+        ),
+    ] = False,
+    review: Annotated[
+        Path | None,
+        typer.Option(help="Write the clips to review (least certain first) to this text file."),
+    ] = None,
     include_unresolved: Annotated[
         bool, typer.Option(help="Keep clips without consensus (status unlabelled).")
     ] = False,
@@ -368,6 +404,8 @@ def merge(
         labels,
         out,
         rule=rule,
+        threshold=threshold,
+        anchor_gold=anchor_gold,
         include_unresolved=include_unresolved,
         n_bootstrap=bootstrap,
         parquet=parquet,
@@ -376,8 +414,125 @@ def merge(
     out_console.print(
         f"Wrote {result.written} clips to [bold]{out}[/]: {result.consensus} consensus, "
         f"{result.single} single, {result.unresolved} without consensus "
-        f"({'kept' if include_unresolved else 'left out'}), {result.unlabelled} not labelled."
+        f"({'kept' if include_unresolved else 'left out'}), {result.unlabelled} not labelled"
+        + (f", {result.gold} gold." if result.gold else ".")
     )
+    if review is not None:
+        review.parent.mkdir(parents=True, exist_ok=True)
+        review.write_text("".join(f"{c}\n" for c in result.review), encoding="utf-8")
+        out_console.print(f"Wrote the {len(result.review)} clips to review to [bold]{review}[/]")
+
+
+# -- design ------------------------------------------------------------------------------------
+
+
+@app.command()
+def design(
+    clips: Annotated[int, typer.Option(help="Clips in the study.")] = 1000,
+    accuracy: Annotated[
+        str,
+        typer.Option(
+            help="Expected annotator accuracy per dimension: one for all, or one per annotator "
+            "of the pool (e.g. 0.95,0.8,0.7)."
+        ),
+    ] = "0.8",
+    pilot: Annotated[
+        Path | None,
+        typer.Option(
+            help="A pilot's labels (CSV/JSONL as for `fgtext agreement`): its annotators, with "
+            "the accuracies Dawid-Skene estimates, are the pool (replaces --accuracy)."
+        ),
+    ] = None,
+    target: Annotated[
+        float, typer.Option(help="Share of clips whose 4-tuple must be right.")
+    ] = 0.9,
+    alpha_width: Annotated[
+        float | None,
+        typer.Option(
+            help="Instead of --target: the widest 95% interval of Krippendorff's alpha (over "
+            "the four dimensions) the study may have."
+        ),
+    ] = None,
+    rule: Annotated[
+        str, typer.Option(help="The rule that makes the labels: dawid-skene or majority.")
+    ] = "dawid-skene",
+    k_max: Annotated[int, typer.Option(help="Largest k to simulate.")] = 7,
+    threshold: Annotated[
+        float, typer.Option(help="dawid-skene: the posterior that makes a clip final.")
+    ] = DEFAULT_POSTERIOR_THRESHOLD,
+    seeds: Annotated[int, typer.Option(help="Simulated studies per k (seeds 0..N-1).")] = 5,
+    schema_file: Annotated[Path | None, typer.Option("--schema", help="Schema file.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also write the accuracy-vs-k chart here (SVG).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Recommend annotators per clip (k) for a target label accuracy, by simulation."""
+    from fgtext.console import fmt
+    from fgtext.design import accuracy_svg, meets, pool_from_pilot, recommend, study, uniform_pool
+    from fgtext.schema import load_schema
+    from fgtext.synth.annotators import parse_accuracies
+    from fgtext.vocabulary import DAWID_SKENE, ConsensusRule
+
+    if rule not in (DAWID_SKENE, ConsensusRule.MAJORITY):
+        raise FgTextError(f"--rule {rule!r}: expected dawid-skene or majority")
+    if not 0 < target <= 1 or clips < 1 or seeds < 1 or k_max < 1:
+        raise FgTextError("--target must be in (0, 1]; --clips, --seeds and --k-max at least 1")
+    if alpha_width is not None and not 0 < alpha_width <= 2:
+        raise FgTextError(f"--alpha-width must be in (0, 2] (got {alpha_width:g})")
+    if pilot is not None:
+        pool = pool_from_pilot(str(pilot))
+        source = f"pilot {pilot}"
+    else:
+        acc = parse_accuracies(accuracy)
+        if not acc or not all(0 <= a <= 1 for a in acc):
+            raise FgTextError(f"--accuracy {accuracy!r}: expected probabilities from 0 to 1")
+        pool = uniform_pool(list(acc) * k_max if len(acc) == 1 else list(acc))
+        source = f"accuracy {accuracy}"
+    size = len(next(iter(pool.values())))
+    k_values = list(range(1, min(k_max, size) + 1))
+    rows = study(clips, load_schema(schema_file), pool, k_values=k_values, seeds=range(seeds),
+                 threshold=threshold, alpha=alpha_width is not None)  # fmt: skip
+    best = recommend(rows, target, rule, alpha_width)
+    goal = (
+        f"alpha's intervals at most {alpha_width:g} wide"
+        if alpha_width is not None
+        else f"{rule}: {target:g} of the 4-tuples right"
+    )
+    if as_json:
+        print_json({
+            "clips": clips, "target": target, "rule": rule, "pool": pool, "recommended_k": best,
+            "max_alpha_width": alpha_width,
+            "rows": [{"k": r.k, "majority": r.majority.__dict__,
+                      "dawid_skene": r.dawid_skene.__dict__, "alpha_width": r.alpha_width}
+                     for r in rows],
+        })  # fmt: skip
+    else:
+        table = Table(title=f"{clips} clips, {source}, {seeds} seeds: 4-tuple right [95% CI]")
+        columns = ["k", "majority", "final (maj.)", "dawid-skene", "final (DS)"]
+        if alpha_width is not None:
+            columns.append("alpha CI width")
+        for column in (*columns, "target"):
+            table.add_column(column, justify="right")
+        for r in rows:
+            cells = []
+            for s in (r.majority, r.dawid_skene):
+                cells += [f"{fmt(s.correct[0])} [{fmt(s.correct[1])}, {fmt(s.correct[2])}]",
+                          fmt(s.final[0])]  # fmt: skip
+            if alpha_width is not None:
+                w = r.alpha_width
+                cells.append("—" if w is None else f"{fmt(w[0])} [{fmt(w[1])}, {fmt(w[2])}]")
+            table.add_row(str(r.k), *cells, "yes" if meets(r, target, rule, alpha_width) else "")
+        out_console.print(table)
+        if best is None:
+            out_console.print(f"No k up to {k_values[-1]} meets the target ({goal}).")
+        else:
+            out_console.print(f"Recommended: k = {best} ({goal}).")
+    if plot is not None:
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        plot.write_text(accuracy_svg(rows, target, f"{clips} clips, {source}"), encoding="utf-8")
+        if not as_json:
+            out_console.print(f"Wrote the chart to [bold]{plot}[/]")
 
 
 # -- schema ------------------------------------------------------------------------------------

@@ -5,12 +5,19 @@ The rules are `fgtext.vocabulary.ConsensusRule`; the default is `majority` every
 dimension one value has more than half of the votes. A clip with one annotation is final with
 status "single". Anything else needs adjudication (returns None). The annotation store uses the
 same rule, so a project's setting means the same thing everywhere.
+
+With the reliability model (`fgtext.agreement.dawid_skene`), a clip's labels give a posterior per
+dimension instead of votes: `posterior_status` is the `dawid-skene` rule (final when every
+dimension's posterior of its most probable value reaches the threshold) and
+`needs_another_annotator` is adaptive k (ask one more annotator while a clip is below the
+threshold, from k_min up to k_max). Both are pure, so `fgtext merge`, the benches and the store
+decide alike.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
@@ -37,3 +44,40 @@ def consensus(
             return None, ClipStatus.DISPUTED
         final[d] = value
     return final, ClipStatus.CONSENSUS
+
+
+def _confident(confidence: Mapping[str, float] | Iterable[float], threshold: float) -> bool:
+    values = confidence.values() if isinstance(confidence, Mapping) else confidence
+    return min(values) >= threshold
+
+
+def posterior_status(
+    n_annotations: int, confidence: Mapping[str, float] | Iterable[float], threshold: float
+) -> str:
+    """The `dawid-skene` rule: "single" or "consensus" (final) when every dimension's posterior
+    of its chosen value reaches `threshold`, else "disputed" (to review); no labels: unlabelled."""
+    if n_annotations == 0:
+        return ClipStatus.UNLABELLED
+    if not _confident(confidence, threshold):
+        return ClipStatus.DISPUTED
+    return ClipStatus.SINGLE if n_annotations == 1 else ClipStatus.CONSENSUS
+
+
+def needs_another_annotator(
+    n_annotations: int,
+    confidence: Mapping[str, float] | Iterable[float] | None,
+    *,
+    k_min: int,
+    k_max: int,
+    threshold: float,
+) -> bool:
+    """Adaptive k: whether a clip with `n_annotations` labels and these posteriors (None: not
+    fitted yet) should go to one more annotator. Below k_min always, at k_max never, between
+    them while any dimension's posterior is below `threshold`."""
+    if not 1 <= k_min <= k_max:
+        raise FgTextError(f"adaptive k needs 1 <= k_min <= k_max (got {k_min}, {k_max})")
+    if n_annotations < k_min:
+        return True
+    if n_annotations >= k_max:
+        return False
+    return confidence is None or not _confident(confidence, threshold)

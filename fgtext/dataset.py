@@ -1,10 +1,11 @@
-"""The FG-Text dataset format, `fgtext-dataset/1`: the contract between annotator and training.
+"""The FG-Text dataset format, `fgtext-dataset/2`: the contract between annotator and training.
 
 ```
 DATASET/
-  dataset.json   name, schema, classes (id, name, text = T_c), split counts, agreement, source
+  dataset.json   name, schema, classes (id, name, text = T_c), split counts, agreement,
+                 annotators (estimated accuracy per dimension), source
   clips.jsonl    one clip a line: clip_id, video, start_frame?, end_frame?, label, split,
-                 attributes, text (T_fg), status, annotations
+                 attributes, text (T_fg), status, confidence, annotations
   clips.parquet  optional, the same rows flattened
   README.md      dataset card; `datasets.load_dataset(DATASET)` loads clips.jsonl
 ```
@@ -12,6 +13,12 @@ A clip that nobody has labelled yet (an imported manifest) has status "unlabelle
 attributes and text. Readers stream `clips.jsonl` and validate every row; a reader refuses a
 major format version it does not know. Changing the format means bumping the version and
 keeping a reader for the old one (`_READERS`).
+
+Versions: 2 added a clip's `confidence` ({dimension: the reliability model's posterior of its
+final value}, or null where no model made the label) and dataset.json's `annotators`
+({annotator: {dimension: estimated accuracy}}, empty without a model). A reader of version 1
+refuses both (its rows and dataset.json forbid unknown fields), so the major version changed;
+a version-1 dataset reads as a version-2 one without them.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from fgtext.schema import DIMENSIONS, ClassDef, Schema, read_json_file
 from fgtext.vocabulary import ClipStatus, DatasetStatus, is_final
 
 FORMAT_NAME = "fgtext-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
 
 
@@ -65,6 +72,8 @@ class Clip(_Strict):
     attributes: dict[str, str] | None = None
     text: str | None = None  # T_fg
     status: DatasetStatus = ClipStatus.UNLABELLED.value
+    # the reliability model's posterior of each final value (format 2; null: no model)
+    confidence: dict[str, float] | None = None
     annotations: list[Annotation] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -80,6 +89,11 @@ class Clip(_Strict):
             raise ValueError(f"a clip with status {self.status!r} needs attributes and text")
         if not labelled and (self.attributes is not None or self.text):
             raise ValueError("an unlabelled clip has null attributes and text")
+        if self.confidence is not None:
+            if self.attributes is None or set(self.confidence) != set(self.attributes):
+                raise ValueError("confidence gives one posterior per dimension of the attributes")
+            if not all(0.0 <= p <= 1.0 for p in self.confidence.values()):
+                raise ValueError("confidence values are probabilities from 0 to 1")
         return self
 
 
@@ -94,8 +108,14 @@ class DatasetInfo(_Strict):
     classes: list[ClassInfo]
     splits: dict[str, int] = Field(default_factory=dict)
     agreement: dict[str, Any] = Field(default_factory=dict)
+    # {annotator: {dimension: estimated accuracy or null}} from the reliability model (format 2)
+    annotators: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     source: dict[str, Any] = Field(default_factory=dict)
     created: str = ""
+
+    @property
+    def version(self) -> int:
+        return int(self.format.partition("/")[2])
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, mode="json")
@@ -158,6 +178,7 @@ def dataset_row(
     status: str,
     annotations: Iterable[tuple[str, Mapping[str, str]]],
     schema: Schema,
+    confidence: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """A clips.jsonl row from a clip's fields (clip_id, video, frames, label, split), its
     labels and where they stand; `fgtext merge` and the store's export both build rows here.
@@ -165,13 +186,15 @@ def dataset_row(
     The one definition of "final": a status in `fgtext.vocabulary.FINAL_STATUSES` (consensus,
     single, adjudicated; gold too) with final values. A final row carries the values and T_fg
     composed from them; any other is status "unlabelled" with null attributes and text. Every
-    annotator's labels are listed either way."""
+    annotator's labels are listed either way; `confidence` (the reliability model's posteriors
+    of the final values) goes with final values only."""
     settled = final is not None and is_final(status)
     return {
         **clip,
         "attributes": dict(final) if settled else None,
         "text": compose_fg_text(final, schema) if settled else None,
         "status": status if settled else ClipStatus.UNLABELLED,
+        "confidence": {d: float(confidence[d]) for d in final} if settled and confidence else None,
         "annotations": [{"annotator": n, "attributes": dict(a)} for n, a in annotations],
     }
 
@@ -203,6 +226,7 @@ class DatasetWriter:
         self.classes = class_infos(classes, schema)
         self.source = dict(source or {})
         self.agreement: dict[str, Any] = {}
+        self.annotators: dict[str, dict[str, float | None]] = {}  # estimated accuracies
         self._validator = _ClipValidator(schema, self.classes)
         self.root.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.", dir=self.root.parent))
@@ -234,6 +258,7 @@ class DatasetWriter:
             classes=self.classes,
             splits=dict(sorted(self._validator.splits.items())),
             agreement=self.agreement,
+            annotators=self.annotators,
             source=self.source,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
@@ -297,7 +322,7 @@ class Dataset:
         return sum(self.info.splits.values())
 
     def clips(self, split: str | None = None) -> Iterator[Clip]:
-        yield from _READERS[FORMAT_VERSION](self, split)
+        yield from _READERS[self.info.version](self, split)
 
     def video_path(self, clip: Clip) -> Path:
         path = Path(clip.video)
@@ -325,7 +350,8 @@ def open_dataset(root: str | Path) -> Dataset:
     raw = read_json_file(meta, "dataset.json")
     if not isinstance(raw, dict):
         raise FgTextError(f"{meta}: expected a JSON object")
-    _parse_format(raw.get("format"), str(meta))
+    if _parse_format(raw.get("format"), str(meta)) == 1 and "annotators" in raw:
+        raise FgTextError(f"{meta}: field 'annotators' is not in {FORMAT_NAME}/1")
     try:
         info = DatasetInfo.model_validate(raw)
     except ValidationError as e:
@@ -337,7 +363,7 @@ def open_dataset(root: str | Path) -> Dataset:
     return Dataset(root, info, schema)
 
 
-def _read_v1(ds: Dataset, split: str | None) -> Iterator[Clip]:
+def _read_v2(ds: Dataset, split: str | None) -> Iterator[Clip]:
     path = ds.root / "clips.jsonl"
     if not path.is_file():
         raise FgTextError(f"{ds.root}: clips.jsonl is missing")
@@ -356,7 +382,18 @@ def _read_v1(ds: Dataset, split: str | None) -> Iterator[Clip]:
                 yield clip
 
 
-_READERS = {1: _read_v1}
+def _read_v1(ds: Dataset, split: str | None) -> Iterator[Clip]:
+    """Version 1: version 2's rows without confidence (a row that has one is not version 1)."""
+    for clip in _read_v2(ds, split):
+        if clip.confidence is not None:
+            raise FgTextError(
+                f"{ds.root}/clips.jsonl: clip {clip.clip_id!r} has a confidence, which "
+                f"{FORMAT_NAME}/1 does not have; is dataset.json's format wrong?"
+            )
+        yield clip
+
+
+_READERS = {1: _read_v1, 2: _read_v2}
 
 
 def validate_dataset(root: str | Path, *, check_videos: bool = True) -> dict[str, Any]:
@@ -403,7 +440,9 @@ def write_parquet(jsonl: Path, out: Path) -> None:
             ("split", pa.string()),
         ]
         + [(d, pa.string()) for d in DIMENSIONS]
-        + [("text", pa.string()), ("status", pa.string()), ("annotations", pa.list_(annotation))]
+        + [("text", pa.string()), ("status", pa.string())]
+        + [("confidence", pa.struct([(d, pa.float64()) for d in DIMENSIONS]))]
+        + [("annotations", pa.list_(annotation))]
     )
     rows = []
     with jsonl.open(encoding="utf-8") as f:
@@ -432,6 +471,9 @@ dataset_info:
 DIMS
   - {name: text, dtype: string}
   - {name: status, dtype: string}
+  - name: confidence
+    struct:
+CONF
   - name: annotations
     list:
     - {name: annotator, dtype: string}
@@ -443,9 +485,13 @@ DIMS2
 
 def dataset_card(info: DatasetInfo, parquet: bool = False) -> str:
     """README.md with the YAML header that Hugging Face `datasets` reads."""
-    features = _CARD_FEATURES.replace(
-        "DIMS2", "\n".join(f"      - {{name: {d}, dtype: string}}" for d in DIMENSIONS)
-    ).replace("DIMS", "\n".join(f"    - {{name: {d}, dtype: string}}" for d in DIMENSIONS))
+    features = (
+        _CARD_FEATURES.replace(
+            "CONF", "\n".join(f"    - {{name: {d}, dtype: float64}}" for d in DIMENSIONS)
+        )
+        .replace("DIMS2", "\n".join(f"      - {{name: {d}, dtype: string}}" for d in DIMENSIONS))
+        .replace("DIMS", "\n".join(f"    - {{name: {d}, dtype: string}}" for d in DIMENSIONS))
+    )
     configs = (
         "configs:\n- config_name: default\n  data_files:\n  - {split: clips, path: clips.jsonl}\n"
     )
@@ -474,6 +520,16 @@ def dataset_card(info: DatasetInfo, parquet: bool = False) -> str:
         if agreement
         else "No agreement report (fewer than two annotators per clip, or none given)."
     )
+    if info.annotators:
+        dims = [d for d in DIMENSIONS if any(d in a for a in info.annotators.values())]
+        agreement_block += (
+            "\n\nEach annotator's estimated accuracy (the Dawid-Skene reliability model):\n\n"
+            f"| annotator | {' | '.join(dims)} |\n|---|{'---|' * len(dims)}\n"
+            + "\n".join(
+                f"| {name} | {' | '.join(fmt(acc.get(d)) for d in dims)} |"
+                for name, acc in info.annotators.items()
+            )
+        )
     return f"""---
 {configs}{features}---
 

@@ -1,9 +1,13 @@
 """Figures that describe a dataset: clips per class and split, label status, attribute values,
-distinct FG-Texts (what `fgtext stats` prints)."""
+distinct FG-Texts (what `fgtext stats` prints); and the intervals of proportions and means that
+the reliability benches and `fgtext design` report."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Any
 
 from fgtext.dataset import Dataset
@@ -35,3 +39,34 @@ def dataset_stats(ds: Dataset) -> dict[str, Any]:
         "per_class": {c.name: {s: per_class[c.id, s] for s in splits} for c in ds.classes},
         "attribute_values": {d: dict(values[d].most_common()) for d in DIMENSIONS},
     }  # fmt: skip
+
+
+def binomial_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (sound near 0 and 1 and for few trials, where the
+    normal approximation is not); (0, 1) for no trials."""
+    if trials <= 0:
+        return 0.0, 1.0
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = (
+        z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    )
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# Student's t, two-sided 95 %, by degrees of freedom (scipy is not a dependency of fgtext).
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)  # fmt: skip
+
+
+def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
+    """(mean, low, high): the Student-t 95 % interval of a mean over a few repeats (seeds)."""
+    x = [float(v) for v in values]
+    m = sum(x) / len(x)
+    if len(x) < 2:
+        return m, m, m
+    sd = math.sqrt(sum((v - m) ** 2 for v in x) / (len(x) - 1))
+    t = _T95[len(x) - 2] if len(x) - 1 <= len(_T95) else NormalDist().inv_cdf(0.975)
+    half = t * sd / math.sqrt(len(x))
+    return m, m - half, m + half

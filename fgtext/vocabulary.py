@@ -1,4 +1,5 @@
-"""The project's closed vocabularies, each named once: roles, consensus rules, clip statuses.
+"""The project's closed vocabularies, each named once: roles, consensus (and merge) rules, clip
+statuses.
 
 StrEnums, so a member is its string ("admin" == Role.ADMIN): the database columns, the JSON API,
 the CLIs and the dataset files all hold the plain strings. The four FG-Text dimensions are
@@ -32,6 +33,12 @@ class ConsensusRule(StrEnum):
 
 CONSENSUS_RULES: tuple[str, ...] = tuple(ConsensusRule)
 DEFAULT_CONSENSUS_RULE = ConsensusRule.MAJORITY  # projects, `fgtext merge` and the CLIs
+# `fgtext merge` also has the reliability model's rule: a clip is final when every dimension's
+# Dawid-Skene posterior reaches a threshold (`fgtext.consensus.posterior_status`). It needs all
+# of a project's labels at once, so it is not (yet) a project setting of the annotation store.
+DAWID_SKENE = "dawid-skene"
+MERGE_RULES: tuple[str, ...] = (*CONSENSUS_RULES, DAWID_SKENE)
+DEFAULT_POSTERIOR_THRESHOLD = 0.9
 
 
 class ClipStatus(StrEnum):
@@ -63,7 +70,7 @@ FINAL_STATUSES: tuple[ClipStatus, ...] = (
 )
 # Clips an annotator can still be handed.
 OPEN_STATUSES: tuple[ClipStatus, ...] = (ClipStatus.UNLABELLED, ClipStatus.IN_PROGRESS)
-# The statuses a row of an `fgtext-dataset/1` file may have: final ones, gold, or none yet
+# The statuses a row of an `fgtext-dataset` file (versions 1 and 2) may have: final ones, gold, or none yet
 # (a Literal, so the format's validation messages list the plain strings).
 DatasetStatus = Literal["consensus", "adjudicated", "single", "gold", "unlabelled"]
 DATASET_STATUSES: tuple[str, ...] = get_args(DatasetStatus)

@@ -89,6 +89,13 @@ const FG = (() => {
     });
   }
 
-  document.addEventListener("DOMContentLoaded", () => bindApiForms());
+  // Data-driven bar widths (data-width, in percent) and heat-map colours (data-colour) are set
+  // through the CSSOM: the Content-Security-Policy allows no style attributes.
+  function applyDataStyles(root = document) {
+    root.querySelectorAll("[data-width]").forEach((el) => { el.style.width = `${el.dataset.width}%`; });
+    root.querySelectorAll("[data-colour]").forEach((el) => { el.style.background = el.dataset.colour; });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { applyDataStyles(); bindApiForms(); });
   return { api, toast, label, ApiError, bindApiForms };
 })();

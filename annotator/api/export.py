@@ -1,10 +1,15 @@
-"""Export download: the project's labels as a zipped `fgtext-dataset/1` (admins)."""
+"""Export download: the project's labels as a zipped `fgtext-dataset/1` (admins).
+
+With videos, each copied file passes the rule `/media` serves by (`servable_video`: inside the
+media root, resolved, a regular file with a video's first bytes); a clip whose video does not
+stops the export with a 422 naming the clip, and nothing is written."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import APIRouter, Query
@@ -12,14 +17,33 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from annotator import policies
-from annotator.deps import CurrentUser, SessionDep
+from annotator.deps import CurrentUser, SessionDep, SettingsDep
+from annotator.media import MediaNotServable, servable_video
+from annotator.settings import Settings
 from fgtext import store
+from fgtext.store import Clip, InvalidInputError, Project
 
 router = APIRouter(tags=["export"])
 
 
 def _file_stem(name: str) -> str:
     return re.sub(r"[^\w.-]+", "-", name).strip("-.") or "project"
+
+
+def _servable_video_file(settings: Settings) -> Callable[[Project, Clip], Path]:
+    """The export's `video_file`: what `/media` would serve for the clip, else a 422."""
+
+    def video_file(project: Project, clip: Clip) -> Path:
+        try:
+            path, _ = servable_video(settings.media_root, clip.video, base=project.media_root)
+        except MediaNotServable:  # the message names the clip, never the server's paths
+            raise InvalidInputError(
+                f"clip {clip.clip_id}: its video is not a video file inside the media root, "
+                "so it cannot be exported; export without videos or fix the clip's file"
+            ) from None
+        return path
+
+    return video_file
 
 
 @router.get(
@@ -30,12 +54,15 @@ def _file_stem(name: str) -> str:
 def export_project(
     project_id: int,
     session: SessionDep,
+    settings: SettingsDep,
     user: CurrentUser,
     include_unfinished: bool = Query(
         False, description="Also export clips without final labels (as unlabelled)."
     ),
     include_videos: bool = Query(
-        False, description="Put the videos in the zip (else rows hold the server's paths)."
+        False,
+        description="Put the videos in the zip (else rows hold the server's paths); a clip "
+        "whose video /media would not serve makes the export fail (422, naming the clip).",
     ),
 ) -> FileResponse:
     project = policies.projects.require_admin(session, user, project_id)
@@ -45,7 +72,7 @@ def export_project(
         dataset = work / stem
         store.export_project(
             session, project=project, out_dir=dataset, include_unfinished=include_unfinished,
-            copy_videos=include_videos,
+            copy_videos=include_videos, video_file=_servable_video_file(settings),
         )  # fmt: skip
         archive = shutil.make_archive(str(work / stem), "zip", root_dir=work, base_dir=stem)
     except BaseException:

@@ -1,4 +1,5 @@
-"""`GET /media/{clip_id}`: a clip's video, streamed with HTTP Range, to those who may see it."""
+"""`GET /media/{clip_id}`: a clip's video, streamed with HTTP Range, to those who may see it;
+only files whose first bytes are a video's, with the sniffed Content-Type (`servable_video`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi.responses import FileResponse
 from annotator import policies
 from annotator.api.models import described
 from annotator.deps import CurrentUser, SessionDep, SettingsDep
-from annotator.media import resolve_media_file, video_info
+from annotator.media import servable_video, video_info
 
 router = APIRouter(tags=["media"])
 
@@ -30,9 +31,11 @@ def clip_media(
     """The clip's video file. `Range: bytes=START-END` answers 206 with that part (browsers
     seek with it); the file is sent in chunks, never read whole."""
     clip, project = policies.clips.require_access(session, user, clip_id)
-    path = resolve_media_file(settings.media_root, clip.video, base=project.media_root)
+    path, content_type = servable_video(settings.media_root, clip.video, base=project.media_root)
     # private: the response depends on who asks, so shared caches must not keep it
-    return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+    return FileResponse(
+        path, media_type=content_type, headers={"Cache-Control": "private, max-age=3600"}
+    )
 
 
 @router.get("/media/{clip_id}/info", tags=["media"])
@@ -41,4 +44,5 @@ def clip_media_info(
 ) -> dict[str, float | int | None]:
     """The clip video's fps, frames, duration (s), width and height (for frame stepping)."""
     clip, project = policies.clips.require_access(session, user, clip_id)
-    return video_info(resolve_media_file(settings.media_root, clip.video, base=project.media_root))
+    path, _ = servable_video(settings.media_root, clip.video, base=project.media_root)
+    return video_info(path)

@@ -41,9 +41,14 @@ warning.
 - Cohen's kappa is None for a pair sharing fewer than two clips or whose kappa is 0/0 (both used
   one and the same category); the diagonal is 1.0 for annotators with at least two values.
 - A bootstrap resample whose alpha is 0/0 is skipped; ci95 is None when the point value is.
+
+Beyond agreement, the reliability model (`fgtext.agreement.dawid_skene`): Dawid-Skene per
+dimension gives each annotator's confusion matrix and estimated accuracy and each clip's
+posterior (`fit_reliability`).
 """
 
 from fgtext.agreement.coefficients import TUPLE, TUPLE_SEPARATOR
+from fgtext.agreement.dawid_skene import Reliability, fit_reliability
 from fgtext.agreement.labels import LABEL_SUFFIXES, LabelTable, load_labels
 from fgtext.agreement.report import AgreementReport, agreement_report, agreement_summary
 
@@ -53,7 +58,9 @@ __all__ = [
     "TUPLE_SEPARATOR",
     "AgreementReport",
     "LabelTable",
+    "Reliability",
     "agreement_report",
     "agreement_summary",
+    "fit_reliability",
     "load_labels",
 ]

@@ -3,7 +3,7 @@
 Every importer returns a `Manifest` — the class list and one unlabelled `Clip` per micro-gesture
 (the video's absolute path, and for a segment of a longer video its 0-based `start_frame` and
 exclusive `end_frame`) — and never touches the videos beyond checking that they exist.
-`write_manifest` turns a manifest into an `fgtext-dataset/1` folder; with `cut=True` it also
+`write_manifest` turns a manifest into an `fgtext-dataset/2` folder; with `cut=True` it also
 makes the dataset self-contained: each segment is decoded and re-encoded (H.264) into
 `videos/<clip_id>.mp4` inside the dataset (`fgtext.video`'s encoder) and whole-file clips are copied there.
 

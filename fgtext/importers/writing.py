@@ -1,4 +1,4 @@
-"""Writing a manifest as an fgtext-dataset/1 folder, optionally cutting its segments."""
+"""Writing a manifest as an fgtext-dataset/2 folder, optionally cutting its segments."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def write_manifest(
     progress: ProgressCallback | None = None,
     crf: int = DEFAULT_CRF,
 ) -> Path:
-    """Write `manifest` as an fgtext-dataset/1 folder at `out` (atomically) and return it.
+    """Write `manifest` as an fgtext-dataset/2 folder at `out` (atomically) and return it.
 
     Without `cut`, rows point at the source videos (absolute paths) and segments keep their
     `start_frame`/`end_frame`. With `cut`, each segment is decoded and re-encoded (libx264,

@@ -6,13 +6,17 @@ annotator's labels; dataset.json carries the agreement summary of the stored ann
 `include_unfinished`, the other clips are written as "unlabelled" (null attributes and text,
 their annotations so far listed) instead of being left out. Video paths are absolute, or with
 `copy_videos` relative: each source video is copied once into the dataset's `videos/` (segments
-keep their frame ranges), so the folder travels on its own (the annotator's download).
+keep their frame ranges), so the folder travels on its own (the annotator's download). Which
+file a clip's video is, when copied, is `video_file`'s answer: by default the stored path as
+it is (the command line's operator reads their own disk); the annotator passes its media-root
+containment rule, the one `/media` serves by, so a download never carries a file from elsewhere.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -37,9 +41,11 @@ def export_project(
     overwrite: bool = False,
     parquet: bool = False,
     copy_videos: bool = False,
+    video_file: Callable[[Project, Clip], Path] = clip_video_path,
 ) -> Path:
     """Write the project's dataset to `out_dir` (atomically: it appears when complete);
-    `parquet` adds clips.parquet, `copy_videos` puts the videos inside it."""
+    `parquet` adds clips.parquet, `copy_videos` puts the videos inside it, each the file
+    `video_file(project, clip)` names (it raises to refuse one: nothing is written then)."""
     schema = project_schema(project)
     report = project_agreement(session, project=project)
     classes = [
@@ -81,7 +87,6 @@ def export_project(
             select(Clip).where(Clip.project_id == project.id).order_by(Clip.id)
         ):
             labels = annotations.get(clip.id, [])
-            video = clip_video_path(project, clip)
             if clip.id in decisions:
                 final, status = decisions[clip.id], ClipStatus.ADJUDICATED
             else:
@@ -93,7 +98,11 @@ def export_project(
                 continue
             fields = {
                 "clip_id": clip.clip_id,
-                "video": copies.add(clip.clip_id, video) if copies else str(video),
+                "video": (
+                    copies.add(clip.clip_id, video_file(project, clip))
+                    if copies
+                    else str(clip_video_path(project, clip))
+                ),
                 "start_frame": clip.start_frame,
                 "end_frame": clip.end_frame,
                 "label": clip.label,

@@ -1,5 +1,5 @@
 """The synthetic dataset: clip plans per class and split, rendering (in worker processes when
-there are many), simulated annotators, the `fgtext-dataset/1` folder."""
+there are many), simulated annotators, the `fgtext-dataset/2` folder."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -29,6 +29,7 @@ from fgtext.schema import (
     default_schema,
     load_schema,
 )
+from fgtext.synth.annotators import annotate_clip
 from fgtext.synth.config import DEFAULT_CLASS_LIST, SynthConfig, resolve_classes
 from fgtext.synth.render import _clip_frames, write_mp4
 from fgtext.vocabulary import ClipStatus
@@ -52,23 +53,6 @@ def _split_counts(n: int, fractions: Sequence[float]) -> list[int]:
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *key]))
-
-
-def _annotate(
-    gold: Mapping[str, str], schema: Schema, n: int, error: float, rng: np.random.Generator
-) -> list[dict[str, Any]]:
-    out = []
-    for j in range(1, n + 1):
-        attrs = {}
-        for d in DIMENSIONS:
-            value = gold[d]
-            if rng.random() < error:
-                others = [v for v in schema.values(d) if v != value]
-                if others:
-                    value = others[int(rng.integers(len(others)))]
-            attrs[d] = value
-        out.append({"annotator": f"annotator-{j}", "attributes": attrs})
-    return out
 
 
 @dataclass
@@ -120,12 +104,8 @@ def _make_clip(
         rng=_rng(config.seed, 2, plan.label, plan.index),
     )
     write_mp4(frames, videos / f"{plan.clip_id}.mp4", config.fps)
-    annotations = _annotate(
-        plan.attributes,
-        schema,
-        config.annotators,
-        config.annotator_error,
-        _rng(config.seed, 3, plan.label, plan.index),
+    annotations = annotate_clip(
+        plan.attributes, schema, config.accuracies, _rng(config.seed, 3, plan.label, plan.index)
     )
     return {
         "clip_id": plan.clip_id,
@@ -168,7 +148,7 @@ def synthesize(
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
 ) -> Path:
-    """Write a synthetic `fgtext-dataset/1` at `out` and return its path.
+    """Write a synthetic `fgtext-dataset/2` at `out` and return its path.
 
     Videos go to `out/videos/<clip_id>.mp4`; each clip is status "gold" with its ground-truth
     attributes and T_fg, plus `config.annotators` simulated annotations; dataset.json's source is

@@ -41,6 +41,10 @@ class SynthConfig:
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)  # train/validation/test, per class
     annotators: int = 3  # simulated annotators per clip (0: no annotations)
     annotator_error: float = 0.15  # chance an annotator replaces a value with another one
+    # Per-annotator skill instead: each one's chance of the true value on a dimension (one
+    # entry for all, or one per annotator who is not a spammer); None: 1 - annotator_error.
+    annotator_accuracy: tuple[float, ...] | None = None
+    spammers: int = 0  # the last this many of the annotators answer at random
     schema: str | None = None  # a schema file; None: the default micro-gesture schema
     name: str | None = None  # the dataset's name; None: "synth-<class list>"
 
@@ -52,6 +56,11 @@ class SynthConfig:
         if isinstance(self.split, list | tuple):
             split = tuple(v.item() if isinstance(v, np.generic) else v for v in self.split)
             object.__setattr__(self, "split", split)
+        if isinstance(self.annotator_accuracy, list | tuple):
+            accuracy = tuple(
+                v.item() if isinstance(v, np.generic) else v for v in self.annotator_accuracy
+            )
+            object.__setattr__(self, "annotator_accuracy", accuracy)
         if isinstance(self.classes, Path):
             object.__setattr__(self, "classes", str(self.classes))
         if isinstance(self.classes, str) and self.classes.strip().isdigit():
@@ -64,6 +73,15 @@ class SynthConfig:
     def frames(self) -> int:
         """Frames per clip: fps x seconds, rounded."""
         return round(self.fps * self.seconds)
+
+    @property
+    def accuracies(self) -> list[float | None]:
+        """Each simulated annotator's chance of the true value per dimension (None: a spammer)."""
+        skilled = self.annotators - self.spammers
+        acc = self.annotator_accuracy or (1.0 - self.annotator_error,)
+        return [acc[0] if len(acc) == 1 else acc[i] for i in range(skilled)] + [
+            None
+        ] * self.spammers
 
     def validate(self) -> None:
         def is_int(v: object) -> bool:
@@ -128,6 +146,26 @@ class SynthConfig:
                 f"synth: annotator_error must be a probability from 0 to 1 "
                 f"(got {self.annotator_error!r})"
             )
+        if not is_int(self.spammers) or not 0 <= self.spammers <= self.annotators:
+            raise FgTextError(
+                f"synth: spammers must be a whole number from 0 to annotators ({self.annotators}) "
+                f"(got {self.spammers!r})"
+            )
+        acc = self.annotator_accuracy
+        if acc is not None:
+            skilled = self.annotators - self.spammers
+            if not isinstance(acc, tuple) or not all(
+                is_num(a) and math.isfinite(a) and 0 <= a <= 1 for a in acc
+            ):
+                raise FgTextError(
+                    f"synth: annotator_accuracy must be probabilities from 0 to 1 (got {acc!r})"
+                )
+            if len(acc) not in (1, skilled):
+                raise FgTextError(
+                    f"synth: annotator_accuracy has {len(acc)} entries; expected 1 (for all) or "
+                    f"{skilled}, one per annotator who is not a spammer "
+                    f"({self.annotators} annotators, {self.spammers} spammers)"
+                )
         if self.schema is not None and (not isinstance(self.schema, str) or not self.schema):
             raise FgTextError(f"synth: schema must be a schema file path (got {self.schema!r})")
 

@@ -91,8 +91,9 @@ def test_openapi_documents_the_api_and_root_redirects_to_the_docs(app):
     docs = client.get("/docs")
     assert docs.status_code == 200
     # the page's script and styles come from the app, not a CDN (annotators may be offline)
-    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', docs.text)
-    assert len(assets) == 2 and all(a.startswith("/") for a in assets), assets
-    for asset in assets:
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))(?:\?[^"]*)?"', docs.text)
+    assert len(assets) == 3 and all(a.startswith("/") for a in assets), assets
+    for asset in assets:  # Swagger UI's bundle and styles, and the script file that starts it
         reply = client.get(asset)
-        assert reply.status_code == 200 and len(reply.content) > 100_000, asset
+        assert reply.status_code == 200, asset
+        assert len(reply.content) > (300 if asset.endswith("docs.js") else 100_000), asset

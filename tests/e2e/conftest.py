@@ -134,8 +134,9 @@ def browser():
 @pytest.fixture
 def new_page(browser, live_server):
     """new_page(user=None, width=1440, height=900): a page in a fresh browser context, logged
-    in through the login form when `user` is given. Page errors fail the test."""
-    contexts, errors = [], []
+    in through the login form when `user` is given. Page errors fail the test, and so does
+    anything the Content-Security-Policy blocks (Chromium reports it on the console)."""
+    contexts, errors, blocked = [], [], []
 
     def make(user: str | None = None, *, width: int = 1440, height: int = 900):
         context = browser.new_context(
@@ -145,6 +146,10 @@ def new_page(browser, live_server):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda msg: "Content Security Policy" in msg.text and blocked.append(msg.text),
+        )
         if user is not None:
             login(page, live_server.url, user)
         return page
@@ -153,6 +158,7 @@ def new_page(browser, live_server):
     for context in contexts:
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
 
 
 def login(page, url: str, username: str, password: str = PASSWORD) -> None:

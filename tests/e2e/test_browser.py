@@ -15,12 +15,14 @@ from sqlmodel import select
 from fgtext import store
 from fgtext.dataset import open_dataset
 from fgtext.store import Annotation, Clip
-from tests.e2e.conftest import PASSWORD, screenshot
+from tests.e2e.conftest import PASSWORD, login, screenshot
 
 pytestmark = pytest.mark.timeout(180)
 
 FPS = 25  # e2e_dataset's frame rate
-WAIT_VIDEO = "document.getElementById('video').readyState >= 2"
+# Predicates are functions: Playwright evaluates a bare expression string with eval(), which
+# the pages' Content-Security-Policy (no 'unsafe-eval') refuses.
+WAIT_VIDEO = "() => document.getElementById('video').readyState >= 2"
 
 
 def annotate_page(page, server):
@@ -87,8 +89,10 @@ def test_annotate_by_keyboard_agreement_adjudication_and_export(live_server, new
     alice.keyboard.press("Control+Enter")
 
     # it is counted, and the next clip is up
-    alice.wait_for_function("document.getElementById('count-done').textContent === '1'")
-    alice.wait_for_function(f"document.getElementById('clip-name').textContent !== '{clip_id}'")
+    alice.wait_for_function("() => document.getElementById('count-done').textContent === '1'")
+    alice.wait_for_function(
+        f"() => document.getElementById('clip-name').textContent !== '{clip_id}'"
+    )
     assert alice.inner_text("#count-remaining") == "7"
     saved = annotations_of(live_server, clip_id)["alice"]
     assert saved.attributes == {"initiator": "right_hand", "receiver": "eyes",
@@ -111,7 +115,7 @@ def test_annotate_by_keyboard_agreement_adjudication_and_export(live_server, new
     assert bob.inner_text("#clip-name") == clip_id
     keyboard_label(bob, ["right", "eye", "forth", "scr"])
     bob.keyboard.press("Control+Enter")
-    bob.wait_for_function("document.getElementById('count-done').textContent === '1'")
+    bob.wait_for_function("() => document.getElementById('count-done').textContent === '1'")
 
     # the dashboard has updated: two labels on one clip, alpha per dimension
     admin.reload()
@@ -132,6 +136,17 @@ def test_annotate_by_keyboard_agreement_adjudication_and_export(live_server, new
     admin.reload()
     admin.goto(f"{url}/projects/{pid}/agreement?dimension=motion_type")
     assert admin.locator("table.heat").count() == 3  # kappa; confusion of a pair, of all
+    # colours and widths come as data attributes (the CSP allows no style attributes)
+    cell = admin.locator("table.heat td[data-colour]").first
+    colour = cell.get_attribute("data-colour")
+    if colour.startswith("#"):
+        colour = "rgb({}, {}, {})".format(*(int(colour[i : i + 2], 16) for i in (1, 3, 5)))
+    assert cell.evaluate("td => getComputedStyle(td).backgroundColor") == colour
+    final = admin.locator(".progress .seg-final")
+    share = float(final.get_attribute("data-width")) / 100
+    total = admin.locator(".progress").evaluate("e => e.getBoundingClientRect().width")
+    width = final.evaluate("e => e.getBoundingClientRect().width")
+    assert share > 0 and width == pytest.approx(share * total, abs=1.5)
     screenshot(admin, "agreement-dashboard", full_page=True)
 
     # the reviewer adjudicates the disputed clip: everyone's labels side by side
@@ -216,22 +231,22 @@ def test_player_frame_step_speed_loop_and_zoom(live_server, new_page):
     assert page.evaluate(f"{video}.paused")
 
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 1")
+    page.wait_for_function(f"() => Math.floor({video}.currentTime * {FPS} + 1e-3) === 1")
     assert math.isclose(page.evaluate(f"{video}.currentTime"), 1.5 / FPS, abs_tol=1e-3)
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 3")
+    page.wait_for_function(f"() => Math.floor({video}.currentTime * {FPS} + 1e-3) === 3")
     page.keyboard.press("ArrowLeft")
-    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 2")
+    page.wait_for_function(f"() => Math.floor({video}.currentTime * {FPS} + 1e-3) === 2")
     page.keyboard.press("Shift+ArrowRight")
-    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 12")
+    page.wait_for_function(f"() => Math.floor({video}.currentTime * {FPS} + 1e-3) === 12")
     expect(page.locator("#time-readout")).to_contain_text("frame 13 / 50")
     page.click("#btn-frame-back")  # the buttons do the same
-    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 11")
+    page.wait_for_function(f"() => Math.floor({video}.currentTime * {FPS} + 1e-3) === 11")
     for _ in range(3):
         page.keyboard.press("ArrowLeft")
     page.keyboard.press("Shift+ArrowLeft")  # stops at the first frame
-    page.wait_for_function(f"Math.floor({video}.currentTime * {FPS} + 1e-3) === 0")
+    page.wait_for_function(f"() => Math.floor({video}.currentTime * {FPS} + 1e-3) === 0")
 
     rate = lambda: page.evaluate(f"{video}.playbackRate")  # noqa: E731
     assert rate() == 1
@@ -257,11 +272,11 @@ def test_player_frame_step_speed_loop_and_zoom(live_server, new_page):
     page.keyboard.press("]")
     assert page.is_visible("#loop-range")
     page.keyboard.press(" ")
-    page.wait_for_function(f"!{video}.paused")
+    page.wait_for_function(f"() => !{video}.paused")
     page.wait_for_timeout(1500)  # 3 s of video at 2x; the range is 0.4 s long
     t = page.evaluate(f"{video}.currentTime")
     page.keyboard.press(" ")
-    page.wait_for_function(f"{video}.paused")
+    page.wait_for_function(f"() => {video}.paused")
     # within the range (a frame or so of slack for a busy machine); unlooped it would have
     # stopped at the clip's end, 1.98 s
     assert 10 / FPS - 0.05 <= t <= 21 / FPS + 0.25, t
@@ -285,13 +300,13 @@ def test_undo_and_edit_a_past_label(live_server, new_page):
     first = page.inner_text("#clip-name")
     keyboard_label(page, ["head", "non", "down", "lower"])
     page.keyboard.press("Control+Enter")
-    page.wait_for_function(f"document.getElementById('clip-name').textContent !== '{first}'")
+    page.wait_for_function(f"() => document.getElementById('clip-name').textContent !== '{first}'")
     second = page.inner_text("#clip-name")
     assert page.inner_text("#count-done") == "1" and page.is_enabled("#btn-undo")
 
     # undo: the annotation is withdrawn and the clip is back with its values
     page.keyboard.press("Control+z")
-    page.wait_for_function(f"document.getElementById('clip-name').textContent === '{first}'")
+    page.wait_for_function(f"() => document.getElementById('clip-name').textContent === '{first}'")
     assert page.inner_text("#count-done") == "0"
     assert page.inner_text("#chosen-motion_type") == "lower"
     assert "alice" not in annotations_of(live_server, first)
@@ -299,10 +314,10 @@ def test_undo_and_edit_a_past_label(live_server, new_page):
     page.keyboard.type("raise")
     page.keyboard.press("Enter")
     page.keyboard.press("Control+Enter")
-    page.wait_for_function("document.getElementById('count-done').textContent === '1'")
+    page.wait_for_function("() => document.getElementById('count-done').textContent === '1'")
     assert annotations_of(live_server, first)["alice"].attributes["motion_type"] == "raise"
     # the clip that was up before the undo is up again
-    page.wait_for_function(f"document.getElementById('clip-name').textContent === '{second}'")
+    page.wait_for_function(f"() => document.getElementById('clip-name').textContent === '{second}'")
 
     # edit a past label from "My labels"
     page.goto(f"{live_server.url}/projects/{live_server.project_id}/mine")
@@ -316,7 +331,7 @@ def test_undo_and_edit_a_past_label(live_server, new_page):
     page.keyboard.type("upw")
     page.keyboard.press("Enter")
     page.keyboard.press("Control+Enter")
-    page.wait_for_function(f"document.getElementById('clip-name').textContent !== '{first}'")
+    page.wait_for_function(f"() => document.getElementById('clip-name').textContent !== '{first}'")
     edited = annotations_of(live_server, first)["alice"]
     assert edited.attributes["direction"] == "upward" and edited.version == 2
 
@@ -399,7 +414,7 @@ def test_layout_on_laptop_and_large_monitor_with_labelled_controls(
     assert labels["x"] >= player["x"] + player["width"] - 1  # side by side
     assert player["y"] + player["height"] <= height  # the whole player is on screen
     keyboard_label(page, ["both", "non", "stat", "fold"])
-    page.wait_for_function("!document.getElementById('sentence').classList.contains('draft')")
+    page.wait_for_function("() => !document.getElementById('sentence').classList.contains('draft')")
     page.locator("#btn-submit").scroll_into_view_if_needed()
     assert page.is_visible("#btn-submit")
     if width == 1366:
@@ -480,7 +495,7 @@ def test_skip_with_a_reason_and_the_shortcut_overlay(live_server, new_page):
     expect(page.locator(".toast-error")).to_have_text("Say why you skip this clip.")
     page.keyboard.type("the figure leaves the frame")
     page.keyboard.press("Enter")
-    page.wait_for_function(f"document.getElementById('clip-name').textContent !== '{first}'")
+    page.wait_for_function(f"() => document.getElementById('clip-name').textContent !== '{first}'")
     assert page.inner_text("#count-remaining") == "7"
     with live_server.session() as session:
         skips = store.list_skips(
@@ -551,9 +566,37 @@ def test_a_segment_of_a_longer_video_plays_only_its_frames(live_server, new_page
     for _ in range(3):
         page.keyboard.press("Shift+ArrowRight")  # 30 frames on: stops at the last one
     page.wait_for_function(
-        f"Math.floor(document.getElementById('video').currentTime * {FPS} + 1e-3) === 29"
+        f"() => Math.floor(document.getElementById('video').currentTime * {FPS} + 1e-3) === 29"
     )
     expect(page.locator("#time-readout")).to_contain_text("frame 20 / 20")
+
+
+def test_api_docs_render_and_the_policy_blocks_inline_script(live_server, new_page, browser):
+    """/docs runs Swagger UI under the app's CSP (new_page fails on any CSP report), and the
+    browser does enforce the policy: a script injected inline does not run (in a context of
+    its own, since that report is expected)."""
+    page = new_page()
+    page.goto(f"{live_server.url}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("FG-Text annotator")
+    expect(page.locator(".opblock-summary-path", has_text="/api/v1/auth/login")).to_be_visible()
+    context = browser.new_context()
+    alice = context.new_page()
+    console: list[str] = []
+    alice.on("console", lambda msg: console.append(msg.text))
+    login(alice, live_server.url, "alice")
+    blocked = alice.evaluate(
+        """() => new Promise(resolve => {
+            document.addEventListener("securitypolicyviolation",
+                                      e => resolve(e.violatedDirective), {once: true});
+            const s = document.createElement("script");
+            s.textContent = "window.injected = true";
+            document.body.append(s);
+        })"""
+    )
+    assert blocked.startswith("script-src") and alice.evaluate("window.injected") is None
+    # what new_page watches for: Chromium's console report of the blocked script
+    assert any("Content Security Policy" in text for text in console), console
+    context.close()
 
 
 def test_an_admin_ends_an_annotators_sessions_from_the_users_table(live_server, new_page):

@@ -1,10 +1,19 @@
 import json
+import shutil
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from fgtext.compose import compose_fg_text
-from fgtext.dataset import FORMAT, Clip, open_dataset, validate_dataset, write_dataset
+from fgtext.dataset import (
+    FORMAT,
+    Clip,
+    DatasetWriter,
+    open_dataset,
+    validate_dataset,
+    write_dataset,
+)
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS, default_schema, load_class_list
 
@@ -71,7 +80,11 @@ def test_parquet_has_the_same_rows_flattened(tmp_path):
 
 def test_dataset_card_loads_with_hugging_face_datasets(tmp_path):
     datasets = pytest.importorskip("datasets")
-    rows = [labelled("a"), dict(clip_id="u", video="v.mp4", label=0, split="test")]
+    confidence = {"initiator": 0.5, "receiver": 0.25, "direction": 1.0, "motion_type": 0.75}
+    rows = [
+        labelled("a", confidence=confidence), labelled("b"),
+        dict(clip_id="u", video="v.mp4", label=0, split="test"),
+    ]  # fmt: skip
     root = make(tmp_path, rows)
     loaded = datasets.load_dataset(str(root), cache_dir=str(tmp_path / "hf"))["clips"]
     assert loaded.to_list() == [json.loads(line) for line in (root / "clips.jsonl").open()]
@@ -127,10 +140,11 @@ def test_reader_names_file_and_line_of_a_bad_row(tmp_path):
 def test_reader_refuses_unknown_major_version(tmp_path):
     root = make(tmp_path, [labelled("a")])
     meta = json.loads((root / "dataset.json").read_text())
-    meta["format"] = "fgtext-dataset/2"
+    meta["format"] = "fgtext-dataset/3"
     (root / "dataset.json").write_text(json.dumps(meta))
     with pytest.raises(
-        FgTextError, match=r"'fgtext-dataset/2' is not supported .*\(reads fgtext-dataset/1\)"
+        FgTextError,
+        match=r"'fgtext-dataset/3' is not supported .*\(reads fgtext-dataset/1, fgtext-dataset/2\)",
     ):
         open_dataset(root)
     meta["format"] = "coco/1"
@@ -164,3 +178,78 @@ def test_card_shows_agreement_rounded(tmp_path):
     card = (root / "README.md").read_text()
     assert "| initiator | 0.717 | 0.610–0.814 |" in card
     assert "| tuple | — | — |" in card
+
+
+# -- format versions ------------------------------------------------------------------------------
+
+OLD = Path(__file__).parent / "data" / "dataset-v1"  # written by the fgtext-dataset/1 writer
+
+
+def test_an_old_format_dataset_still_reads():
+    ds = open_dataset(OLD)
+    assert ds.info.format == "fgtext-dataset/1" and ds.info.annotators == {}
+    clips = list(ds.clips())
+    assert [(c.clip_id, c.status, c.confidence) for c in clips] == [
+        ("c1", "consensus", None), ("c2", "adjudicated", None), ("c3", "unlabelled", None),
+    ]  # fmt: skip
+    assert clips[1].attributes == dict(CLASSES[1].attributes[0])
+    assert (clips[1].start_frame, clips[1].end_frame) == (3, 20)
+    assert [a.annotator for a in clips[2].annotations] == ["ann-1", "ann-2"]
+    assert ds.info.agreement["initiator"]["krippendorff_alpha"] == 0.5
+    assert validate_dataset(OLD, check_videos=False)["status"] == {
+        "consensus": 1, "adjudicated": 1, "unlabelled": 1,
+    }  # fmt: skip
+
+
+def test_version_1_has_no_confidence_nor_annotators(tmp_path):
+    root = tmp_path / "old"
+    shutil.copytree(OLD, root)
+    rows = (root / "clips.jsonl").read_text().splitlines()
+    rows[0] = rows[0].replace(
+        '"status":"consensus"',
+        '"status":"consensus","confidence":'
+        '{"initiator":1,"receiver":1,"direction":1,"motion_type":1}',
+    )
+    (root / "clips.jsonl").write_text("\n".join(rows) + "\n")
+    with pytest.raises(FgTextError, match="clip 'c1' has a confidence, which fgtext-dataset/1"):
+        list(open_dataset(root).clips())
+    meta = json.loads((root / "dataset.json").read_text())
+    (root / "dataset.json").write_text(json.dumps(meta | {"annotators": {"a": {}}}))
+    with pytest.raises(FgTextError, match="'annotators' is not in fgtext-dataset/1"):
+        open_dataset(root)
+
+
+def test_confidence_and_annotator_accuracies_round_trip(tmp_path):
+    confidence = {"initiator": 0.99, "receiver": 0.9, "direction": 0.95, "motion_type": 1.0}
+    rows = [labelled("a", confidence=confidence), labelled("b")]
+    with DatasetWriter(tmp_path / "ds", name="demo", schema=SCHEMA, classes=CLASSES,
+                       parquet=True) as w:  # fmt: skip
+        for r in rows:
+            w.add(r)
+        w.annotators = {
+            "ann-1": {d: 0.9 for d in DIMENSIONS},
+            "ann-2": {d: None for d in DIMENSIONS},
+        }
+    ds = open_dataset(tmp_path / "ds")
+    assert ds.info.format == FORMAT == "fgtext-dataset/2"
+    assert [c.confidence for c in ds.clips()] == [confidence, None]
+    assert ds.info.annotators["ann-1"] == {d: 0.9 for d in DIMENSIONS}
+    assert ds.info.annotators["ann-2"]["initiator"] is None
+    flat = pq.read_table(tmp_path / "ds" / "clips.parquet").to_pylist()
+    assert flat[0]["confidence"] == confidence and flat[1]["confidence"] is None
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert "| ann-1 | 0.900 | 0.900 | 0.900 | 0.900 |" in card
+
+
+@pytest.mark.parametrize(
+    ("confidence", "message"),
+    [
+        ({"initiator": 0.9}, "one posterior per dimension"),
+        ({d: 1.5 for d in DIMENSIONS}, "probabilities from 0 to 1"),
+    ],
+)
+def test_bad_confidence_is_a_clear_error(tmp_path, confidence, message):
+    with pytest.raises(FgTextError, match=message):
+        make(tmp_path, [labelled("a", confidence=confidence)])
+    unlabelled = dict(clip_id="u", video="v.mp4", label=0, split="test", confidence=None)
+    make(tmp_path, [unlabelled], overwrite=True)  # null confidence is fine without labels

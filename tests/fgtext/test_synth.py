@@ -18,6 +18,7 @@ from fgtext.compose import compose_fg_text
 from fgtext.dataset import open_dataset, validate_dataset
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS, default_schema, load_class_list
+from fgtext.stats import binomial_interval
 from fgtext.synth import SynthConfig, render_clip, simulated_labels, synthesize, write_mp4
 
 SCHEMA = default_schema()
@@ -388,3 +389,78 @@ def test_every_value_of_the_default_schema_has_its_own_rendering():
     from fgtext.synth.motion import fallback_values
 
     assert fallback_values(default_schema()) == {d: [] for d in DIMENSIONS}
+
+
+# -- simulated annotators of mixed skill ---------------------------------------------------------
+
+SKILL = dict(LABELS, clips_per_class=10, annotator_accuracy=(0.95, 0.7, 0.6), spammers=1)
+
+
+def test_each_annotator_has_its_configured_accuracy_and_the_spammer_guesses(tmp_path):
+    config = SynthConfig(**SKILL, annotators=4)
+    assert config.accuracies == [0.95, 0.7, 0.6, None]
+    root = synthesize(tmp_path / "ds", config)
+    gold = {c.clip_id: c.attributes for c in open_dataset(root).clips()}
+    rows = simulated_labels(root)
+    assert len(rows) == 17 * 10 * 4
+    for j, accuracy in enumerate(config.accuracies, 1):
+        mine = [r for r in rows if r["annotator"] == f"annotator-{j}"]
+        for d in DIMENSIONS:
+            right = sum(r[d] == gold[r["clip_id"]][d] for r in mine)
+            # a spammer is right by luck: one value in len(values)
+            expected = 1 / len(SCHEMA.values(d)) if accuracy is None else accuracy
+            low, high = binomial_interval(right, len(mine), level=0.999)
+            assert low <= expected <= high, (j, d, right, len(mine))
+            assert all(r[d] in SCHEMA.values(d) for r in mine)
+    # the careful one is clearly better than the spammer, dimension by dimension
+    careful = [r for r in rows if r["annotator"] == "annotator-1"]
+    spammer = [r for r in rows if r["annotator"] == "annotator-4"]
+    for d in DIMENSIONS:
+        assert sum(r[d] == gold[r["clip_id"]][d] for r in careful) > 0.85 * len(careful)
+        assert sum(r[d] == gold[r["clip_id"]][d] for r in spammer) < 0.3 * len(spammer)
+
+
+def test_skilled_annotators_are_reproducible_and_keep_the_old_draws(tmp_path):
+    a = simulated_labels(synthesize(tmp_path / "a", SynthConfig(**SKILL, annotators=4)))
+    b = simulated_labels(synthesize(tmp_path / "b", SynthConfig(**SKILL, annotators=4)))
+    assert a == b
+    c = simulated_labels(synthesize(tmp_path / "c", SynthConfig(**SKILL, annotators=4, seed=1)))
+    assert a != c
+    # one accuracy for all equals the same error rate: the labels of before are unchanged
+    old = SynthConfig(**LABELS, annotators=3, annotator_error=0.25)
+    new = SynthConfig(**LABELS, annotators=3, annotator_accuracy=(0.75,))
+    assert simulated_labels(synthesize(tmp_path / "old", old)) == simulated_labels(
+        synthesize(tmp_path / "new", new)
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(annotators=3, annotator_accuracy=(0.9, 0.8)), "has 2 entries; expected 1"),
+        (dict(annotators=3, annotator_accuracy=(0.9, 1.2, 0.8)), "probabilities from 0 to 1"),
+        (dict(annotators=2, spammers=3), "spammers must be a whole number from 0 to annotators"),
+    ],
+)
+def test_bad_annotator_skills_are_clear_errors(kwargs, message):
+    with pytest.raises(FgTextError, match=message):
+        SynthConfig(**kwargs)
+
+
+def test_synth_cli_takes_annotator_accuracies_and_spammers(tmp_path, capsys):
+    from tests.fgtext.helpers import fgtext
+
+    code, _, err = fgtext(
+        capsys, "synth", tmp_path / "ds", "--classes", 2, "--clips-per-class", 3,
+        "--size", "32x32", "--fps", 2, "--seconds", 1, "--annotator-accuracy", "1,0.5",
+        "--spammers", 1,
+    )  # fmt: skip
+    assert code == 0, err
+    ds = open_dataset(tmp_path / "ds")
+    assert ds.info.source["config"]["annotator_accuracy"] == [1.0, 0.5]
+    assert ds.info.source["config"]["spammers"] == 1
+    for clip in ds.clips():
+        assert [a.annotator for a in clip.annotations] == [f"annotator-{j}" for j in (1, 2, 3)]
+        assert clip.annotations[0].attributes == clip.attributes  # accuracy 1
+    code, _, err = fgtext(capsys, "synth", tmp_path / "x", "--annotator-accuracy", "0.9,high")
+    assert code == 1 and "expected comma-separated probabilities" in err

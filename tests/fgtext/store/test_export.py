@@ -235,3 +235,36 @@ def test_export_can_carry_its_videos(session, admin, synth_dataset, tmp_path):
             copy_videos=True,
         )  # fmt: skip
     assert not (tmp_path / "broken").exists()  # nothing half-written
+
+
+def test_export_copies_the_file_video_file_names_and_stops_where_it_refuses(
+    session, admin, synth_project, tmp_path
+):
+    """`video_file` decides which file each copied video is (the annotator passes its media
+    containment rule); when it raises, nothing is written."""
+    stand_in = tmp_path / "stand-in.mp4"
+    stand_in.write_bytes(b"the file video_file chose")
+    asked = []
+
+    def video_file(project, clip):
+        asked.append(clip.clip_id)
+        return stand_in
+
+    out = store.export_project(
+        session, project=synth_project, out_dir=tmp_path / "out", include_unfinished=True,
+        copy_videos=True, video_file=video_file,
+    )  # fmt: skip
+    ds = open_dataset(out)
+    clips = list(ds.clips())
+    assert sorted(asked) == sorted(c.clip_id for c in clips)
+    assert {ds.video_path(c).read_bytes() for c in clips} == {b"the file video_file chose"}
+
+    def refuse(project, clip):
+        raise store.InvalidInputError(f"clip {clip.clip_id}: not exported")
+
+    with pytest.raises(store.InvalidInputError, match=r"clip .*: not exported"):
+        store.export_project(
+            session, project=synth_project, out_dir=tmp_path / "refused",
+            include_unfinished=True, copy_videos=True, video_file=refuse,
+        )  # fmt: skip
+    assert not (tmp_path / "refused").exists()
