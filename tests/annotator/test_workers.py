@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -52,8 +53,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _children_cpu(pid: int) -> list[int]:
+    """CPU ticks used so far by each child process of `pid` (Linux /proc): uvicorn's workers
+    and multiprocessing's helper."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    ticks = []
+    for child in children:
+        fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks.append(int(fields[11]) + int(fields[12]))  # utime + stime
+    return ticks
+
+
 @contextmanager
-def serving(database_url: str, media_root, *, workers: int) -> Iterator[str]:
+def serving(database_url: str, media_root, *, workers: int) -> Iterator[tuple[str, int]]:
     """`fgtext-annotator serve --workers N` on a free port, until the block ends."""
     port = _free_port()
     env = {**os.environ, "FGTEXT_MEDIA_ROOT": str(media_root), "FGTEXT_ENV": "development",
@@ -75,7 +87,7 @@ def serving(database_url: str, media_root, *, workers: int) -> Iterator[str]:
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "the server did not answer within 90 s"
                 time.sleep(0.2)
-        yield base
+        yield base, server.pid
     finally:
         server.terminate()
         try:
@@ -112,7 +124,9 @@ def test_two_workers_share_sessions_and_login_limits(database_url, media_root, p
     finally:
         engine.dispose()
 
-    with serving(database_url, media_root, workers=2) as base:
+    with serving(database_url, media_root, workers=2) as (base, pid):
+        time.sleep(1)  # both workers up (the first one answering does not mean the second is)
+        cpu_before = _children_cpu(pid)
         # A session made by one worker is known to all, and its logout ends it on all.
         login = _login(base, "bea")
         assert login.status_code == 200
@@ -139,3 +153,10 @@ def test_two_workers_share_sessions_and_login_limits(database_url, media_root, p
         assert [r.status_code for r in sprayed] == [401] * (PER_CLIENT - 5)
         blocked = _login(base, "user99", "Summer2026!", **{"X-Forwarded-For": "198.51.100.1"})
         assert blocked.status_code == 429
+
+        # Both workers answered some of these requests (each used CPU), so the checks above
+        # did cross processes.
+        busy = [
+            after - before for after, before in zip(_children_cpu(pid), cpu_before, strict=True)
+        ]
+        assert sum(1 for ticks in busy if ticks > 0) >= 2, busy
