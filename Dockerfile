@@ -23,4 +23,4 @@ ENV FGTEXT_ENV=production \
 VOLUME ["/media"]
 EXPOSE 8000
 
-CMD ["fgtext-annotator", "serve", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["fgtext-annotator", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -3,6 +3,10 @@
 At creation the database's schema revision is checked (`fgtext.store.require_current_schema`):
 an outdated database stops the app with one line naming `fgtext db upgrade --db URL`, unless
 the settings allow an automatic upgrade (the embedded SQLite in development).
+
+The app keeps nothing in process memory that another process must see: sessions, the login
+throttle and the agreement cache are in the database, so `serve --workers N` runs N copies.
+`create_app` with no argument reads the FGTEXT_* environment (uvicorn's factory for workers).
 """
 
 from __future__ import annotations
@@ -14,19 +18,15 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from starlette.middleware.sessions import SessionMiddleware
 
 from annotator import docs, web
 from annotator.api import API_PREFIX, api_router
 from annotator.api.media import router as media_router
-from annotator.auth import LoginRateLimiter
 from annotator.errors import install_error_handlers
 from annotator.security import install_security_headers
 from annotator.settings import Settings, load_settings
 from annotator.templating import STATIC_DIR
 from fgtext import store
-
-SESSION_COOKIE = "fgtext_session"
 
 
 def _version() -> str:
@@ -67,17 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.login_limiter = LoginRateLimiter(
-        settings.login_max_failures, settings.login_window_seconds
-    )
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.session_secret,
-        session_cookie=SESSION_COOKIE,
-        max_age=settings.session_max_age,
-        same_site="lax",
-        https_only=not settings.is_development,
-    )
     install_security_headers(app)  # around every layer: every answer carries the headers
     install_error_handlers(app)
     app.include_router(api_router)

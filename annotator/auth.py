@@ -1,36 +1,46 @@
-"""Passwords (argon2), the session cookie's contents, CSRF tokens and the login rate limit.
+"""Passwords (argon2), the session cookie, CSRF tokens and the login's own CSRF check.
 
-The session itself is Starlette's SessionMiddleware: a cookie signed with itsdangerous,
-HttpOnly, SameSite=Lax, Secure outside development. It holds only the user's id, a CSRF token
-and a fingerprint of the password hash; the user row is read on every request, so deactivating
-a user, changing a role or resetting a password takes effect at once.
+Sessions are server-side (`fgtext.store.sessions`): the cookie `fgtext_session` carries only a
+random token (HttpOnly, SameSite=Lax, Secure outside development); the database holds its
+SHA-256 with the user, the CSRF token and the expiry (idle and absolute). One query per request
+resolves the session and its user, so a logout, a deactivation, a role or password change, or
+an admin's "end sessions" takes effect on the next request, in every server process.
 
 CSRF: unsafe requests by a logged-in user must echo the session's token in `X-CSRF-Token`
 (login and `GET /api/v1/auth/me` hand it out). A cross-site form cannot read it, so it cannot
-forge the header.
+forge the header. Logging in has no session yet, so the login routes check where the request
+comes from instead (`require_same_origin`): that stops a cross-site form from logging a victim
+into the attacker's account (login CSRF).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import math
 import secrets
-import threading
-import time
-from collections import deque
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request, Response, status
+from sqlmodel import Session
 
+from fgtext import store
 from fgtext.errors import FgTextError
 
+SESSION_COOKIE = "fgtext_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MIN_PASSWORD_LENGTH = 8
 
-_hasher = PasswordHasher()
+# argon2id with RFC 9106's second recommended ("low memory") profile, argon2-cffi's default,
+# stated so that a library upgrade cannot change it silently: 3 passes over 64 MiB, 4 lanes,
+# 16-byte salt, 32-byte hash (about 50 ms a login on one core). Hashes made with other
+# parameters are re-hashed at the next successful login.
+ARGON2_TIME_COST, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM = 3, 64 * 1024, 4
+_hasher = PasswordHasher(
+    time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_PARALLELISM,
+    hash_len=32, salt_len=16,
+)  # fmt: skip
 # Verified against when the username is unknown, so both answers take as long.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
@@ -52,40 +62,57 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-# -- session contents -----------------------------------------------------------------------
+# -- sessions -------------------------------------------------------------------------------
 
 
-def password_fingerprint(password_hash: str) -> str:
-    """A short digest of the stored hash: a session remembers it, so changing the password
-    ends the user's other sessions."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def live_session(request: Request, db: Session) -> store.LiveSession | None:
+    """The request's live session with its user, or None. Resolved once per request and
+    database session (the CSRF check, the current user and the page's token share it)."""
+    cached = getattr(request.state, "fgtext_session", None)
+    if cached is not None and cached[0] is db:
+        return cached[1]
+    token = request.cookies.get(SESSION_COOKIE, "")
+    live = None
+    if token:
+        settings = request.app.state.settings
+        live = store.resolve_session(db, token=token, idle_seconds=settings.session_idle_seconds)
+    request.state.fgtext_session = (db, live)
+    return live
 
 
-def start_session(request: Request, user_id: int, password_hash: str) -> str:
-    """Log `user_id` in: a fresh session (no fixation) with a fresh CSRF token, returned."""
-    request.session.clear()
-    token = secrets.token_urlsafe(32)
-    request.session.update(
-        {"user_id": user_id, "csrf": token, "pw": password_fingerprint(password_hash)}
-    )
-    return token
+def start_session(request: Request, response: Response, db: Session, user: store.User) -> str:
+    """Log `user` in: a new session (never the one the request came with: no fixation) in
+    the cookie of `response`; its CSRF token is returned."""
+    settings = request.app.state.settings
+    if request.cookies.get(SESSION_COOKIE):
+        store.end_session(db, token=request.cookies[SESSION_COOKIE])
+    token, csrf = store.create_session(
+        db, user=user, max_age_seconds=settings.session_max_age,
+        idle_seconds=settings.session_idle_seconds,
+    )  # fmt: skip
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=settings.session_max_age, path="/", httponly=True,
+        samesite="lax", secure=not settings.is_development,
+    )  # fmt: skip
+    request.state.fgtext_session = (db, store.LiveSession(id="", csrf_token=csrf, user=user))
+    return csrf
 
 
-def session_matches(request: Request, password_hash: str) -> bool:
-    return hmac.compare_digest(request.session.get("pw", ""), password_fingerprint(password_hash))
-
-
-def end_session(request: Request) -> None:
-    request.session.clear()
-
-
-def session_user_id(request: Request) -> int | None:
-    user_id = request.session.get("user_id")
-    return user_id if isinstance(user_id, int) else None
+def end_session(request: Request, response: Response, db: Session) -> None:
+    """Log out: the session's row is deleted, so a copy of the cookie is dead too."""
+    store.end_session(db, token=request.cookies.get(SESSION_COOKIE, ""))
+    settings = request.app.state.settings
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+        secure=not settings.is_development,
+    )  # fmt: skip
+    request.state.fgtext_session = (db, None)
 
 
 def csrf_token(request: Request) -> str | None:
-    return request.session.get("csrf")
+    """The CSRF token of the session this request resolved (None: not logged in)."""
+    cached = getattr(request.state, "fgtext_session", None)
+    return cached[1].csrf_token if cached is not None and cached[1] is not None else None
 
 
 def csrf_matches(request: Request, sent: str) -> bool:
@@ -94,11 +121,11 @@ def csrf_matches(request: Request, sent: str) -> bool:
     return bool(expected) and hmac.compare_digest(expected.encode(), sent.encode())
 
 
-def require_csrf(request: Request) -> None:
-    """Dependency on every write route: a logged-in session's unsafe request must carry the
-    session's CSRF token. Without a session there is no ambient authority to abuse, and the
-    route's own authentication answers 401."""
-    if request.method in SAFE_METHODS or session_user_id(request) is None:
+def check_csrf(request: Request, db: Session) -> None:
+    """A logged-in session's unsafe request must carry the session's CSRF token. Without a
+    session there is no ambient authority to abuse, and the route's own authentication
+    answers 401."""
+    if request.method in SAFE_METHODS or live_session(request, db) is None:
         return
     if not csrf_matches(request, request.headers.get(CSRF_HEADER, "")):
         raise HTTPException(
@@ -108,44 +135,45 @@ def require_csrf(request: Request) -> None:
         )
 
 
-# -- login rate limit -----------------------------------------------------------------------
+# -- login: where it comes from, and who -----------------------------------------------------
 
 
-class LoginRateLimiter:
-    """At most `max_failures` failed logins per (username, client address) in a sliding window
-    of `window_seconds`; beyond that, `retry_after` says how long to wait. In memory: one
-    server process (the supported deployment) sees every attempt."""
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else url
 
-    def __init__(self, max_failures: int, window_seconds: float) -> None:
-        self.max_failures = max_failures
-        self.window_seconds = window_seconds
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        failures = self._failures.get(key, deque())
-        while failures and failures[0] <= now - self.window_seconds:
-            failures.popleft()
-        return failures
+def require_same_origin(request: Request, *, browser_form: bool) -> None:
+    """Refuse a login posted from another site (login CSRF) with 403.
 
-    def retry_after(self, username: str, client: str) -> int | None:
-        """Seconds until another attempt is allowed, or None when one is allowed now."""
-        key, now = (username.casefold(), client), time.monotonic()
-        with self._lock:
-            failures = self._recent(key, now)
-            if not failures:
-                self._failures.pop(key, None)
-            if len(failures) < self.max_failures:
-                return None
-            return max(1, math.ceil(failures[0] + self.window_seconds - now))
+    Browsers send `Origin` (or at least `Referer`) with a POST; it must be this site: the
+    request's own Host, over http or https (a TLS proxy in front changes the scheme), or one
+    of FGTEXT_TRUSTED_ORIGINS. A request with neither header is a non-browser client; that is
+    allowed on the JSON API, whose JSON body a cross-site form cannot send, but not on the
+    form."""
+    sent = request.headers.get("origin") or request.headers.get("referer")
+    if not sent:
+        if browser_form:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "login refused: the browser sent neither Origin nor Referer, so a login from "
+                "another site cannot be ruled out; log in from this site's login page",
+            )
+        return
+    origin = _origin(sent)
+    host = request.headers.get("host", "").lower()
+    own = {f"http://{host}", f"https://{host}"} if host else set()
+    if origin in own or origin in request.app.state.settings.trusted_origin_set:
+        return
+    raise HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        f"login refused: it was sent from another site ({origin[:100]}); log in from this "
+        "site's own login page (behind a proxy that rewrites Host, list the public origin in "
+        "FGTEXT_TRUSTED_ORIGINS)",
+    )
 
-    def record_failure(self, username: str, client: str) -> None:
-        key, now = (username.casefold(), client), time.monotonic()
-        with self._lock:
-            failures = self._recent(key, now)
-            failures.append(now)
-            self._failures[key] = failures
 
-    def reset(self, username: str, client: str) -> None:
-        with self._lock:
-            self._failures.pop((username.casefold(), client), None)
+def client_address(request: Request) -> str:
+    """The client's address: the TCP peer, or what a proxy named in `serve
+    --forwarded-allow-ips` put in X-Forwarded-For (uvicorn decides; nobody else is believed)."""
+    return request.client.host if request.client else "unknown"

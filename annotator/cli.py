@@ -6,6 +6,7 @@ FGTEXT_DATABASE_URL. Every user mistake is one line `error: ...` on stderr and e
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,9 +56,25 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     db: DbOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes (uvicorn workers); sessions, login limits and caches are "
+            "shared through the database.",
+            min=1,
+        ),
+    ] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+            "X-Forwarded-Proto are believed (default: none; the TCP peer is the client).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Run the web app (uvicorn, one process)."""
+    """Run the web app (uvicorn; --workers N for N processes)."""
     import uvicorn
 
     from annotator.app import create_app
@@ -66,10 +83,24 @@ def serve(
     application = create_app(settings)  # refuses an outdated database before listening
     out_console.print(
         f"FG-Text annotator on http://{host}:{port} (API docs /docs; env {settings.env}; "
-        f"media root {settings.media_root.resolve()})"
+        f"media root {settings.media_root.resolve()}"
+        + (f"; {workers} workers" if workers > 1 else "")
+        + ")"
     )
-    # One process: the login rate limit and SQLite's single writer assume it.
-    uvicorn.run(application, host=host, port=port, log_level=log_level, proxy_headers=True)
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: a rotating header
+    # sent from the same machine would dodge the per-client login limit. Only named proxies.
+    proxy: dict[str, object] = {"proxy_headers": False}
+    if forwarded_allow_ips:
+        proxy = {"proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips}
+    options = {"host": host, "port": port, "log_level": log_level, **proxy}
+    if workers == 1:
+        uvicorn.run(application, **options)
+        return
+    # Each worker builds its own app from the FGTEXT_* environment (--db included).
+    application.state.engine.dispose()
+    if db:
+        os.environ["FGTEXT_DATABASE_URL"] = db
+    uvicorn.run("annotator.app:create_app", factory=True, workers=workers, **options)
 
 
 @app.command()

@@ -9,9 +9,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 from sqlmodel import Session
 
-from annotator.auth import end_session, session_matches, session_user_id
+from annotator.auth import check_csrf, live_session
 from annotator.settings import Settings
-from fgtext import store
 from fgtext.store import User
 from fgtext.validation import MAX_ID, MAX_OFFSET
 
@@ -35,20 +34,16 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def session_user(request: Request, session: Session) -> User | None:
-    """The session's user if they are still active with the same password, else None (and the
-    session is cleared). Read from the database on every request, so a deactivation, a role
-    change or a new password applies at once."""
-    user_id = session_user_id(request)
-    user = None
-    if user_id is not None:
-        try:
-            user = store.get_user(session, user_id=user_id)
-        except store.NotFoundError:
-            user = None
-    if user is None or not user.is_active or not session_matches(request, user.password_hash):
-        end_session(request)
-        return None
-    return user
+    """The user of the request's live session if they are still active, else None. Read from
+    the database on every request (session and user in one query), so a logout, a
+    deactivation, a role change or a new password applies at once."""
+    live = live_session(request, session)
+    return live.user if live is not None else None
+
+
+def require_csrf(request: Request, session: SessionDep) -> None:
+    """Dependency on every write route: see `annotator.auth.check_csrf`."""
+    check_csrf(request, session)
 
 
 def get_current_user(request: Request, session: SessionDep) -> User:

@@ -5,16 +5,18 @@
 | `FGTEXT_ENV` | `development` | `development`, `staging` or `production` |
 | `FGTEXT_DATABASE_URL` | `sqlite:///./fgtext.db` | SQLAlchemy URL (SQLite file or PostgreSQL) |
 | `FGTEXT_MEDIA_ROOT` | `.` | the only folder clips are streamed from and datasets imported from |
-| `FGTEXT_SECRET_KEY` | none | signs session cookies; required outside development |
+| `FGTEXT_SECRET_KEY` | none | required outside development (a real, random value) |
 | `FGTEXT_AUTO_UPGRADE` | SQLite in development | migrate an outdated database at start-up |
-| `FGTEXT_SESSION_MAX_AGE` | `1209600` (14 days) | session cookie lifetime in seconds |
-| `FGTEXT_LOGIN_MAX_FAILURES` | `5` | failed logins per username and client ... |
+| `FGTEXT_SESSION_MAX_AGE` | `1209600` (14 days) | a session ends this many seconds after login |
+| `FGTEXT_SESSION_IDLE_SECONDS` | `28800` (8 h) | ... or after this many seconds without a request |
+| `FGTEXT_LOGIN_MAX_FAILURES` | `5` | failed logins per username (from any client) ... |
+| `FGTEXT_LOGIN_MAX_FAILURES_PER_CLIENT` | `20` | ... and per client (for any usernames) ... |
 | `FGTEXT_LOGIN_WINDOW_SECONDS` | `60` | ... within this many seconds before 429 |
+| `FGTEXT_TRUSTED_ORIGINS` | none | comma-separated origins (`https://host`) a login may come from besides the request's own Host |
 """
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Literal
 
@@ -38,8 +40,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     auto_upgrade: bool | None = None
     session_max_age: int = Field(default=14 * 24 * 3600, gt=0)
+    session_idle_seconds: int = Field(default=8 * 3600, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_client: int = Field(default=20, ge=1)
     login_window_seconds: float = Field(default=60.0, gt=0)
+    trusted_origins: str = ""
 
     @model_validator(mode="after")
     def _secret_outside_development(self) -> Settings:
@@ -59,12 +64,11 @@ class Settings(BaseSettings):
         return self.env == "development"
 
     @property
-    def session_secret(self) -> str:
-        """The signing key. Development without one gets a per-process random key: sessions
-        then end when the server restarts, which is harmless there."""
-        if self.secret_key and self.secret_key.get_secret_value():
-            return self.secret_key.get_secret_value()
-        return _DEVELOPMENT_SECRET
+    def trusted_origin_set(self) -> frozenset[str]:
+        """FGTEXT_TRUSTED_ORIGINS as origins (`scheme://host[:port]`, lower case)."""
+        return frozenset(
+            o.strip().rstrip("/").lower() for o in self.trusted_origins.split(",") if o.strip()
+        )
 
     @property
     def should_auto_upgrade(self) -> bool:
@@ -73,9 +77,6 @@ class Settings(BaseSettings):
         if self.auto_upgrade is not None:
             return self.auto_upgrade
         return self.is_development and self.database_url.startswith("sqlite")
-
-
-_DEVELOPMENT_SECRET = secrets.token_urlsafe(48)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -21,7 +21,7 @@ from annotator.api.auth import authenticate
 from annotator.api.models import AnnotationPublic
 from annotator.api.projects import clip_public, project_detail
 from annotator.api.review import shown_reviews
-from annotator.auth import csrf_matches, csrf_token, end_session, start_session
+from annotator.auth import csrf_matches, end_session, require_same_origin, start_session
 from annotator.deps import Id, SessionDep, session_user
 from annotator.errors import LoginRequired
 from annotator.templating import render
@@ -99,6 +99,7 @@ def login_form(
     password: Annotated[Text, Form(max_length=1000)] = "",
     next: Annotated[Text, Form(max_length=2000)] = "/",
 ) -> Response:
+    require_same_origin(request, browser_form=True)  # login CSRF
     if not username or not password:
         return render(
             request, "login.html", next=_safe_next(next), username=username,
@@ -116,16 +117,21 @@ def login_form(
             request, "login.html", next=_safe_next(next), username=username, error=message,
             status_code=e.status_code,
         )  # fmt: skip
-    start_session(request, user.id, user.password_hash)
-    return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    redirect = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    start_session(request, redirect, session, user)
+    return redirect
 
 
 @router.post("/logout")
-def logout_form(request: Request, csrf: Annotated[Text, Form(max_length=200)] = "") -> Response:
-    if csrf_token(request) and not csrf_matches(request, csrf):
+def logout_form(
+    request: Request, session: SessionDep, csrf: Annotated[Text, Form(max_length=200)] = ""
+) -> Response:
+    """End this session (a copy of its cookie dies with it); a forged form cannot."""
+    if session_user(request, session) is not None and not csrf_matches(request, csrf):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the page was out of date; log out again")
-    end_session(request)
-    return RedirectResponse("/login?logged_out=1", status.HTTP_303_SEE_OTHER)
+    redirect = RedirectResponse("/login?logged_out=1", status.HTTP_303_SEE_OTHER)
+    end_session(request, redirect, session)
+    return redirect
 
 
 # -- annotators -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends
 
 from annotator.api import annotations, assignment, auth, export, projects, review, users
 from annotator.api.models import COMMON_ERRORS, described
-from annotator.auth import require_csrf
+from annotator.deps import require_csrf
 
 API_PREFIX = "/api/v1"
 

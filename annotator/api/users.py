@@ -1,4 +1,5 @@
-"""User management (admins): create users, change roles and passwords, deactivate."""
+"""User management (admins): create users, change roles and passwords, deactivate, end a
+user's sessions. Every change to a user ends their sessions (the store does it)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,15 @@ def update_user(
         password_hash=hash_password(body.password) if body.password is not None else None,
         actor=user,
     )
+
+
+@router.delete(
+    "/{user_id}/sessions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=described({404: "No such user"}),
+)
+def end_sessions(user_id: int, session: SessionDep, user: CurrentUser) -> None:
+    """Log the user out everywhere: every session of theirs ends at once (audited)."""
+    policies.users.require_manage(user)
+    target = store.get_user(session, user_id=user_id)
+    store.end_user_sessions(session, user=target, actor=user)

@@ -1,7 +1,7 @@
 """The annotation store: projects, clips, users, blind annotations, leases, adjudications and
 an append-only audit log, on SQLite (embedded default) or PostgreSQL from one code path.
 
-Sessions are plain `sqlmodel.Session(engine)` objects on an engine from `create_db_engine`.
+Database sessions are plain `sqlmodel.Session(engine)` objects on an engine from `create_db_engine`.
 Every service function takes the session first and everything else by keyword, and is one
 transaction: it commits before it returns (and rolls back on error), writing an `AuditEvent` in
 the same transaction as the change. Read functions do not commit (except
@@ -20,6 +20,10 @@ Errors a caller can cause are `fgtext.store.errors` classes (subclasses of FgTex
 NotFoundError (404), PermissionDeniedError (403, raised by the policies), ConflictError / StaleVersionError (409),
 InvalidInputError / InvalidLabelError (422), OutdatedDatabaseError and
 DatabaseUnavailableError (the server cannot start).
+
+Login sessions (`UserSession`, a random token's SHA-256) and failed logins (`LoginFailure`) are
+rows too (`fgtext.store.sessions`), so every server process sees the same ones; changing a user
+(`update_user`) ends their sessions in the same transaction.
 
 The schema changes only through Alembic (`migrations/`); a server calls
 `require_current_schema(engine, auto_upgrade=...)` at start-up.
@@ -71,11 +75,13 @@ from fgtext.store.models import (
     AuditEvent,
     Clip,
     Lease,
+    LoginFailure,
     Project,
     ProjectClass,
     ProjectMember,
     Skip,
     User,
+    UserSession,
 )
 from fgtext.store.projects import (
     AddClipsResult,
@@ -111,6 +117,17 @@ from fgtext.store.seen import (
     record_labels_exported,
     record_labels_seen,
 )
+from fgtext.store.sessions import (
+    LiveSession,
+    clear_login_failures,
+    count_sessions,
+    create_session,
+    end_session,
+    end_user_sessions,
+    login_retry_after,
+    record_login_failure,
+    resolve_session,
+)
 from fgtext.store.users import (
     create_user,
     get_user,
@@ -139,6 +156,8 @@ __all__ = [
     "InvalidInputError",
     "InvalidLabelError",
     "Lease",
+    "LiveSession",
+    "LoginFailure",
     "NotFoundError",
     "OutdatedDatabaseError",
     "PermissionDeniedError",
@@ -149,21 +168,27 @@ __all__ = [
     "Skip",
     "StaleVersionError",
     "User",
+    "UserSession",
     "add_clips_from_dataset",
     "add_member",
     "adjudicate",
     "agreement_summary",
+    "clear_login_failures",
     "clip_annotations",
     "clip_final_labels",
     "clip_video_path",
     "count_annotations",
     "count_clips",
+    "count_sessions",
     "create_db_engine",
     "create_project",
     "create_project_from_dataset",
+    "create_session",
     "create_user",
     "describe_url",
     "downgrade_database",
+    "end_session",
+    "end_user_sessions",
     "export_project",
     "get_annotation",
     "get_clip",
@@ -179,6 +204,7 @@ __all__ = [
     "list_projects",
     "list_skips",
     "list_users",
+    "login_retry_after",
     "next_clip",
     "normalise_url",
     "pair_confusion",
@@ -190,8 +216,10 @@ __all__ = [
     "recent_annotations",
     "record_labels_exported",
     "record_labels_seen",
+    "record_login_failure",
     "remaining_for",
     "require_current_schema",
+    "resolve_session",
     "review_queue",
     "schema_status",
     "skip_clip",

@@ -204,6 +204,37 @@ class AgreementCache(StoreTable, table=True):
     computed_at: datetime = _timestamp()
 
 
+class UserSession(StoreTable, table=True):
+    """A logged-in browser or client. The cookie holds a random token; only its SHA-256 is
+    stored, so a copy of the database cannot be replayed as cookies. Ending a session deletes
+    its row; `last_seen_at` (idle expiry) is refreshed at most once a minute."""
+
+    __tablename__ = "sessions"
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 hex of the cookie's token
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    csrf_token: str = Field(max_length=100)
+    created_at: datetime = _timestamp()
+    last_seen_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))  # absolute, from login
+
+
+class LoginFailure(StoreTable, table=True):
+    """One failed login, kept for the throttling window: counted per username (casefolded)
+    across clients and per client across usernames, by every server process alike."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_at", "username", "at"),
+        Index("ix_login_failures_client_at", "client", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100)
+    client: str = Field(max_length=100)
+    at: datetime = _timestamp(index=True)
+
+
 class AuditEvent(StoreTable, table=True):
     """One write, recorded in the same transaction as the write itself. Append-only: the
     store never updates or deletes these rows (a flush that tries is refused)."""

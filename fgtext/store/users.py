@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
 from fgtext.store.models import User
+from fgtext.store.sessions import revoke_user_sessions
 from fgtext.vocabulary import ROLES
 
 
@@ -63,7 +64,9 @@ def update_user(
     password_hash: str | None = None,
     actor: User | None,
 ) -> User:
-    """Change a user's role, active flag or password hash (the hash itself is never logged)."""
+    """Change a user's role, active flag or password hash (the hash itself is never logged).
+    Any change ends the user's sessions in the same transaction: they log in again under the
+    new terms, whether the change came from the app or the command line."""
     if role is not None:
         _check_role(role)
     with write_transaction(session):
@@ -81,6 +84,8 @@ def update_user(
             changes["password"] = "changed"
             user.password_hash = password_hash
         session.add(user)
+        if changes:
+            revoke_user_sessions(session, user_id=user.id)
         audit(
             session, actor=actor, action="user.update", entity_type="user", entity_id=user.id,
             payload=changes,

@@ -58,7 +58,7 @@ def test_outside_development_a_real_secret_key_is_required(secret, monkeypatch):
         load_settings()
     assert str(caught.value).startswith("FGTEXT_SECRET_KEY must be set")
     monkeypatch.setenv("FGTEXT_SECRET_KEY", "x" * 40)
-    assert load_settings().session_secret == "x" * 40
+    assert load_settings().secret_key.get_secret_value() == "x" * 40
 
 
 def test_settings_come_from_the_environment(monkeypatch, tmp_path):

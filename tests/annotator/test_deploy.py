@@ -56,6 +56,7 @@ def test_compose_services_use_the_settings_the_app_reads():
     assert any(v.rsplit(":", 2)[1] == media for v in app["volumes"])
     assert app["command"] == dockerfile_cmd()
     assert app["command"][:4] == ["fgtext-annotator", "serve", "--host", "0.0.0.0"]
+    assert app["command"][-2:] == ["--workers", "2"]  # processes share state via PostgreSQL
     assert "8000:8000" in app["ports"]
 
 

@@ -22,6 +22,7 @@ def page_login(client: TestClient, username: str, password: str = PASSWORD, next
     return client.post(
         "/login",
         data={"username": username, "password": password, "next": next_url},
+        headers={"Origin": "http://testserver"},  # a browser's, posting from the login page
         follow_redirects=False,
     )
 

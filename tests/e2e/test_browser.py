@@ -597,3 +597,15 @@ def test_api_docs_render_and_the_policy_blocks_inline_script(live_server, new_pa
     # what new_page watches for: Chromium's console report of the blocked script
     assert any("Content Security Policy" in text for text in console), console
     context.close()
+
+
+def test_an_admin_ends_an_annotators_sessions_from_the_users_table(live_server, new_page):
+    url = live_server.url
+    alice = new_page("alice")
+    assert alice.goto(f"{url}/").url == f"{url}/"
+    admin = new_page("ada")
+    admin.goto(f"{url}/admin")
+    admin.click("button[aria-label='End every session of alice']")
+    expect(admin.locator(".toast-success")).to_have_text("alice is logged out everywhere")
+    assert alice.goto(f"{url}/").url == f"{url}/login"  # her next page asks her to log in
+    assert admin.goto(f"{url}/admin").url == f"{url}/admin"  # the admin's own session lives

@@ -26,4 +26,4 @@ def test_the_wheel_ships_the_migrations_and_upgrades_without_the_checkout(tmp_pa
     assert done.returncode == 0, done.stderr
     where, message = done.stdout.splitlines()[:2]
     assert where == str(site / "fgtext" / "store" / "migrations")  # not the checkout's
-    assert message == f"Upgraded {url} from revision none to 0001"
+    assert message == f"Upgraded {url} from revision none to 0002_server_sessions"
