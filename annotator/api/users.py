@@ -60,7 +60,7 @@ def update_user(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=described({404: "No such user"}),
 )
-def end_sessions(user_id: int, session: SessionDep, user: CurrentUser) -> None:
+def end_sessions(user_id: Id, session: SessionDep, user: CurrentUser) -> None:
     """Log the user out everywhere: every session of theirs ends at once (audited)."""
     policies.users.require_manage(user)
     target = store.get_user(session, user_id=user_id)
