@@ -109,7 +109,8 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, object]]:
     """Where each problem is, what it is and its type; never the `input` (it may be NaN, a lone
     surrogate or a password: FastAPI's own handler echoes it and then fails to encode it)."""
     return [
-        {"loc": [_printable(p) for p in e.get("loc", ())], "msg": _printable(e.get("msg", "")),
+        {"loc": [_printable(p) for p in e.get("loc", ())],
+         "msg": _printable(str(e.get("msg", "")).removeprefix("Value error, ")),
          "type": _printable(e.get("type", ""))}
         for e in exc.errors()
     ]  # fmt: skip
