@@ -16,7 +16,10 @@ from fgtext.validation import MAX_ID, MAX_OFFSET
 
 
 def get_db_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine) as session:
+    # expire_on_commit=False: a request's objects stay loaded after each store call commits,
+    # instead of one reload round trip per object touched afterwards (the store re-reads under
+    # its locks what a decision depends on).
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
 

@@ -14,11 +14,14 @@ from fgtext.vocabulary import Role
 def require_access(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
     """The clip and its project, if the user may see the project; else 404."""
 
+    seen: list[Project] = []  # the project, loaded once (the identity map holds it weakly)
+
     def may_see(clip: Clip) -> bool:
-        return projects.can_see(session, user, _project(session, clip))
+        seen.append(_project(session, clip))
+        return projects.can_see(session, user, seen[0])
 
     clip = visible_or_404(session, "clip", clip_id, store.get_clip, may_see)
-    return clip, _project(session, clip)
+    return clip, seen[0]
 
 
 def _project(session: Session, clip: Clip) -> Project:

@@ -260,7 +260,17 @@ def project_members(session: Session, *, project: Project) -> list[User]:
 
 
 def is_member(session: Session, *, project: Project, user: User) -> bool:
-    return session.get(ProjectMember, (project.id, user.id)) is not None
+    """Whether `user` is a member of `project`. A yes is remembered for the database session
+    (membership is never withdrawn), so the policies' repeated checks in one request cost one
+    query: the identity map holds rows weakly and would forget the member row."""
+    known = session.info.setdefault("fgtext_members", set())
+    key = (project.id, user.id)
+    if key in known:
+        return True
+    if session.get(ProjectMember, key) is None:
+        return False
+    known.add(key)
+    return True
 
 
 def project_schema(project: Project) -> Schema:
