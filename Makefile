@@ -58,8 +58,10 @@ lint: $(STAMP)
 # throughput on CPU, and the synthetic learning check (a few minutes).
 bench: $(STAMP) postgres
 	$(BIN)/python bench/agreement.py
-	$(BIN)/python bench/server_load.py --seconds 10 --annotators 50
+	$(BIN)/python bench/server_load.py --seconds 10 --annotators 50 --workers 1,2
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/reliability.py
+	$(BIN)/python bench/annotation_quality.py
 	$(BIN)/fgsgl-train bench --arch tiny
 	$(BIN)/python bench/learning_check.py
 

@@ -65,12 +65,21 @@ def needs_rehash(password_hash: str) -> bool:
 # -- sessions -------------------------------------------------------------------------------
 
 
+def resolved_session(request: Request, db: Session) -> tuple[bool, store.LiveSession | None]:
+    """(True, the live session or None) once `live_session` has looked it up for this request
+    and database session, else (False, None): no database access."""
+    cached = getattr(request.state, "fgtext_session", None)
+    if cached is not None and cached[0] is db:
+        return True, cached[1]
+    return False, None
+
+
 def live_session(request: Request, db: Session) -> store.LiveSession | None:
     """The request's live session with its user, or None. Resolved once per request and
     database session (the CSRF check, the current user and the page's token share it)."""
-    cached = getattr(request.state, "fgtext_session", None)
-    if cached is not None and cached[0] is db:
-        return cached[1]
+    known, live = resolved_session(request, db)
+    if known:
+        return live
     token = request.cookies.get(SESSION_COOKIE, "")
     live = None
     if token:

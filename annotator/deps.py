@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
-from annotator.auth import check_csrf, live_session
+from annotator.auth import SAFE_METHODS, check_csrf, live_session, resolved_session
 from annotator.settings import Settings
 from fgtext.store import User
 from fgtext.validation import MAX_ID, MAX_OFFSET
 
 
-def get_db_session(request: Request) -> Iterator[Session]:
-    # expire_on_commit=False: a request's objects stay loaded after each store call commits,
-    # instead of one reload round trip per object touched afterwards (the store re-reads under
-    # its locks what a decision depends on).
+async def get_db_session(request: Request) -> AsyncIterator[Session]:
+    """The request's database session. `async` only so that FastAPI does not send it to the
+    thread pool (two thread hops a request): creating a Session does no I/O (it connects on
+    first use, in the route's thread), and closing it hands the connection back to the pool.
+    expire_on_commit=False: a request's objects stay loaded after each store call commits,
+    instead of one reload round trip per object touched afterwards (the store re-reads under
+    its locks what a decision depends on)."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -44,14 +48,23 @@ def session_user(request: Request, session: Session) -> User | None:
     return live.user if live is not None else None
 
 
-def require_csrf(request: Request, session: SessionDep) -> None:
+# The two dependencies below are `async` so that FastAPI does not give each its own trip to
+# the thread pool: the session is looked up in the pool once (by whichever runs first) and then
+# read from the request's cache (`annotator.auth.live_session`).
+
+
+async def require_csrf(request: Request, session: SessionDep) -> None:
     """Dependency on every write route: see `annotator.auth.check_csrf`."""
-    check_csrf(request, session)
+    if request.method not in SAFE_METHODS:
+        await run_in_threadpool(check_csrf, request, session)
 
 
-def get_current_user(request: Request, session: SessionDep) -> User:
+async def get_current_user(request: Request, session: SessionDep) -> User:
     """The logged-in, active user; 401 otherwise."""
-    user = session_user(request, session)
+    known, live = resolved_session(request, session)
+    if not known:
+        live = await run_in_threadpool(live_session, request, session)
+    user = live.user if live is not None else None
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

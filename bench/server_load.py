@@ -14,9 +14,12 @@ submitted versus stored annotation counts with the check that no clip got more t
     .venv/bin/python bench/server_load.py --workers 1,2 --reference 0d05b83
 
 `--workers 1,2` runs each back end once per number of server worker processes. `--reference REV`
-first runs the same load, with REV's own copy of this script, against the server of git
-revision REV (checked out in a temporary worktree), so the table holds a reference measured in
-the same run on the same machine, and a ratio row against it.
+first runs the same load, by this script, against git revision REV's code (checked out in a
+temporary worktree: its store prepares the database, its server answers), so the table holds a
+reference measured in the same run on the same machine, and ratio rows against it. "server CPU
+ms / request" is the CPU time of the server's processes over the timed part divided by the
+requests answered: unlike requests/s it does not depend on how much of the machine the
+simulated annotators take.
 
 PostgreSQL: the admin URL is FGTEXT_TEST_PG (default postgresql://postgres@127.0.0.1:5432/postgres,
 as the tests use); a database `fgtext_bench_<random>` is created and dropped afterwards.
@@ -42,7 +45,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+# The code under test: this checkout, or (--reference) another revision's checkout, driven by
+# this same script so that both are measured alike.
+ROOT = Path(os.environ.get("FGTEXT_BENCH_CODE") or Path(__file__).resolve().parents[1])
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # runs from a checkout without installing the package
 
@@ -125,7 +130,7 @@ def prepare(database_url: str, media_root: Path, args) -> tuple[int, list[str]]:
 
 
 @contextmanager
-def server(database_url: str, media_root: Path, workers: int = 1) -> Iterator[str]:
+def server(database_url: str, media_root: Path, workers: int = 1) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {
         **os.environ,
@@ -154,7 +159,7 @@ def server(database_url: str, media_root: Path, workers: int = 1) -> Iterator[st
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not answer within 60 s")
             time.sleep(0.2)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         try:
@@ -177,6 +182,7 @@ class Stats:
     submitted: int = 0
     finished_annotators: int = 0
     requests: int = 0
+    server_cpu_seconds: float | None = None
 
 
 class Annotator:
@@ -245,7 +251,31 @@ class Annotator:
                 await asyncio.sleep(self.rng.uniform(0, 2 * think))
 
 
-async def drive(base: str, project_id: int, usernames: list[str], args) -> tuple[Stats, float]:
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of process `pid` and all its descendants (uvicorn's workers),
+    from /proc; None where there is no /proc. It counts the server's work alone, whatever else
+    runs on the machine (the simulated annotators included)."""
+    proc = Path("/proc")
+    if not (proc / str(pid) / "stat").exists():
+        return None
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended meanwhile
+                continue
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    family, total = {pid}, 0.0
+    for _ in range(3):  # uvicorn's supervisor -> workers (-> nothing deeper)
+        family |= {p for p, (parent, _) in stats.items() if parent in family}
+    total = sum(stats[p][1] for p in family if p in stats)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(
+    base: str, project_id: int, usernames: list[str], args, server_pid: int
+) -> tuple[Stats, float]:
     schema = default_schema()
     vocab = {d: list(schema.values(d)) for d in DIMENSIONS}
     typical = {c.id: [dict(a) for a in c.attributes] for c in load_class_list("smg", schema)}
@@ -258,9 +288,13 @@ async def drive(base: str, project_id: int, usernames: list[str], args) -> tuple
         logged_in = await asyncio.gather(*(a.login() for a in annotators))
         working = [a for a, ok in zip(annotators, logged_in, strict=True) if ok]
         stats.requests = 0
+        cpu_before = cpu_seconds(server_pid)
         started = time.monotonic()
         deadline = started + args.seconds
         await asyncio.gather(*(a.label(deadline, typical, vocab, args.think) for a in working))
+        cpu_after = cpu_seconds(server_pid)
+        if cpu_before is not None and cpu_after is not None:
+            stats.server_cpu_seconds = cpu_after - cpu_before
         return stats, time.monotonic() - started
     finally:
         await asyncio.gather(*(a.client.aclose() for a in annotators))
@@ -297,8 +331,8 @@ def run_backend(name: str, database_url: str, media_root: Path, args, workers: i
         f"{args.annotators} annotators"
     )
     project_id, usernames = prepare(database_url, media_root, args)
-    with server(database_url, media_root, workers) as base:
-        stats, elapsed = asyncio.run(drive(base, project_id, usernames, args))
+    with server(database_url, media_root, workers) as (base, pid):
+        stats, elapsed = asyncio.run(drive(base, project_id, usernames, args, pid))
     stored, max_per_clip, clips_labelled = stored_counts(database_url, project_id)
     ms = {
         f"{kind}_{q}_ms": round(1000 * v, 1) if (v := percentile(lat, q)) is not None else None
@@ -311,6 +345,11 @@ def run_backend(name: str, database_url: str, media_root: Path, args, workers: i
         "seconds": round(elapsed, 1),
         "requests": stats.requests,
         "requests_per_s": round(stats.requests / elapsed, 1),
+        "server_cpu_ms_per_request": (
+            round(1000 * stats.server_cpu_seconds / stats.requests, 2)
+            if stats.server_cpu_seconds is not None and stats.requests
+            else None
+        ),
         **ms,
         "errors": sum(stats.errors.values()),
         "error_kinds": dict(stats.errors),
@@ -334,6 +373,7 @@ def print_results(results: list[dict], args) -> None:
         table.add_column(column_name(r), justify="right")
     rows = [
         ("requests/s", "requests_per_s"), ("requests", "requests"),
+        ("server CPU ms / request", "server_cpu_ms_per_request"),
         ("next-clip p50 ms", "next_50_ms"), ("next-clip p99 ms", "next_99_ms"),
         ("submit p50 ms", "submit_50_ms"), ("submit p99 ms", "submit_99_ms"),
         ("login p50 ms", "login_50_ms"), ("errors", "errors"),
@@ -343,10 +383,16 @@ def print_results(results: list[dict], args) -> None:
         ("stored = submitted, max <= k", "ok"),
     ]  # fmt: skip
     for label, key in rows:
-        table.add_row(label, *(str(r[key]) for r in results))
+        table.add_row(label, *(str(r.get(key, "-")) for r in results))
     references = {r["backend"]: r for r in results if r.get("reference")}
     if references:
-        table.add_row("requests/s vs reference", *(ratio(r, references) for r in results))
+        table.add_row(
+            "requests/s vs reference", *(ratio(r, references, "requests_per_s") for r in results)
+        )
+        table.add_row(
+            "server CPU / request vs reference",
+            *(ratio(r, references, "server_cpu_ms_per_request") for r in results),
+        )
     console.print(table)
     for r in results:
         if r["error_kinds"]:
@@ -359,28 +405,28 @@ def column_name(result: dict) -> str:
     return f"{result['backend']} {result.get('workers', 1)}w"
 
 
-def ratio(result: dict, references: dict[str, dict]) -> str:
-    reference = references.get(result["backend"])
-    if reference is None or not reference["requests_per_s"]:
+def ratio(result: dict, references: dict[str, dict], key: str) -> str:
+    reference = references.get(result["backend"], {})
+    if not reference.get(key) or result.get(key) is None:
         return "-"
-    return f"{result['requests_per_s'] / reference['requests_per_s']:.2f}x"
+    return f"{result[key] / reference[key]:.2f}x"
 
 
 def run_reference(revision: str, args) -> list[dict]:
-    """The same load on git revision `revision`'s server, run by that revision's own copy of
-    this script (its store and migrations match its server), one worker."""
+    """The same load, by this script, on git revision `revision`'s code (its store prepares
+    the database, its server answers), one worker."""
     with tempfile.TemporaryDirectory(prefix="fgtext-bench-ref-") as tmp:
         tree, out = Path(tmp) / "tree", Path(tmp) / "reference.json"
         git = ["git", "-C", str(ROOT)]
         subprocess.run([*git, "worktree", "add", "--detach", "-q", str(tree), revision], check=True)
         try:
             command = [
-                sys.executable, str(tree / "bench" / "server_load.py"),
+                sys.executable, str(Path(__file__).resolve()),
                 "--seconds", str(args.seconds), "--annotators", str(args.annotators),
                 "--k", str(args.k), "--clips", str(args.clips), "--backends", args.backends,
                 "--think", str(args.think), "--seed", str(args.seed), "--json", str(out),
             ]  # fmt: skip
-            env = {**os.environ, "PYTHONPATH": str(tree)}
+            env = {**os.environ, "PYTHONPATH": str(tree), "FGTEXT_BENCH_CODE": str(tree)}
             subprocess.run(command, check=True, env=env, cwd=tree)
             results = json.loads(out.read_text())
         finally:

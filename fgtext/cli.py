@@ -63,8 +63,8 @@ def synth(
     annotators: Annotated[
         int | None,
         typer.Option(
-            help=f"Simulated annotators per clip [default: {_SYNTH.annotators}, or one per "
-            "--annotator-accuracy entry plus the spammers]."
+            help=f"Simulated annotators per clip (default: {_SYNTH.annotators}, or one per "
+            "--annotator-accuracy entry plus the spammers)."
         ),
     ] = None,
     annotator_error: Annotated[

@@ -18,7 +18,9 @@ from rich.table import Table
 from fgtext.console import out_console, progress_bar
 from fgtext.errors import FgTextError
 
-DatasetArg = Annotated[Path, typer.Argument(help="An FG-Text dataset folder (fgtext-dataset/1).")]
+DatasetArg = Annotated[
+    Path, typer.Argument(help="An FG-Text dataset folder (fgtext-dataset/1 or /2).")
+]
 
 
 def _default_workers() -> int:

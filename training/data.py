@@ -1,6 +1,6 @@
 """Video clips of an FG-Text dataset as training samples: frames, class id, FG-Text.
 
-`VideoClipDataset(DATASET, split, train=...)` reads an `fgtext-dataset/1` export. Each item is 8
+`VideoClipDataset(DATASET, split, train=...)` reads an FG-Text dataset (format 1 or 2). Each item is 8
 frames (one per equal segment of the clip: a random offset per segment in training, the centre in
 evaluation; `start_frame`/`end_frame` segments of long videos honoured) decoded with decord
 (`num_threads=1`, the loader's workers are the parallelism), resized to `image_size` squared,

@@ -1,4 +1,4 @@
-"""A project's labels as an `fgtext-dataset/1` dataset (what training reads).
+"""A project's labels as an FG-Text dataset in the current format (`fgtext.dataset.FORMAT`; what training reads).
 
 Rows are built by `fgtext.dataset.dataset_row`, as `fgtext merge` builds them. Final clips
 (status consensus / adjudicated / single) carry their final values, T_fg and every
