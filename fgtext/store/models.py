@@ -83,6 +83,9 @@ class Project(StoreTable, table=True):
     consensus_rule: str = Field(default=DEFAULT_CONSENSUS_RULE, max_length=20)  # a ConsensusRule
     # Absolute folder that relative Clip.video paths are relative to ("" if all are absolute).
     media_root: str = Field(default="", max_length=1000)
+    # Share of each annotator's clips drawn from the gold clips (`fgtext.store.gold`); 0: gold
+    # clips are handed in the ordinary order, like any other.
+    gold_rate: float = 0.0
     # Bumped by every write that changes labels; the agreement cache is keyed by it.
     labels_revision: int = 0
     created_at: datetime = _timestamp()
@@ -191,6 +194,17 @@ class Adjudication(StoreTable, FourValues, table=True):
     version: int = 1
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+
+
+class GoldClip(StoreTable, FourValues, table=True):
+    """A clip whose four values are known (`fgtext.store.gold`): annotators' labels of it
+    measure them. Its own table, so nothing an annotator is shown of the clip changes."""
+
+    __tablename__ = "gold_clips"
+
+    clip_id: int = Field(foreign_key="clips.id", primary_key=True, ondelete="CASCADE")
+    project_id: int = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    created_at: datetime = _timestamp()
 
 
 class AgreementCache(StoreTable, table=True):

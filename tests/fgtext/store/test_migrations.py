@@ -13,7 +13,7 @@ from fgtext.store.models import STORE_METADATA
 
 TABLES = {
     "users", "projects", "project_classes", "project_members", "clips", "annotations",
-    "leases", "skips", "adjudications", "agreement_cache", "audit_events",
+    "leases", "skips", "adjudications", "agreement_cache", "audit_events", "gold_clips",
 }  # fmt: skip
 
 
@@ -32,7 +32,7 @@ def empty_engine(database_url):
 def test_upgrade_creates_every_table_and_downgrade_removes_them(empty_engine):
     assert tables(empty_engine) == set()
     status = store.upgrade_database(empty_engine)
-    assert status.is_current and status.current == store.head_revision() == "0001"
+    assert status.is_current and status.current == store.head_revision() == "0003_annotation_quality"
     assert tables(empty_engine) == TABLES
     status = store.downgrade_database(empty_engine, "base")
     assert status.current is None and not status.is_current
@@ -107,14 +107,17 @@ def test_other_applications_tables_do_not_block_the_upgrade(empty_engine):
 
 def test_schema_status_describes_the_database(engine, database_url):
     status = store.schema_status(engine)
-    assert status.is_current and status.describe().endswith("is at revision 0001 (up to date)")
+    assert status.is_current and status.describe().endswith(
+        f"is at revision {store.head_revision()} (up to date)"
+    )
     assert status.url.split("/")[-1] == database_url.split("/")[-1]
 
 
 def test_migration_scripts_are_found_in_the_checkout():
     assert (migrations_dir() / "env.py").is_file()
-    assert [p.name for p in (migrations_dir() / "versions").glob("*.py")] == [
-        "0001_initial_store.py"
+    assert sorted(p.name for p in (migrations_dir() / "versions").glob("*.py")) == [
+        "0001_initial_store.py",
+        "0003_annotation_quality.py",
     ]
 
 
