@@ -110,6 +110,12 @@ class UserUpdate(BaseModel):
 # -- projects and clips ---------------------------------------------------------------------
 
 
+IMPORT_GOLD = (
+    "Make the dataset's clips of status `gold` gold clips with their values (`fgtext synth` "
+    "marks every clip gold, so this is asked for)."
+)
+
+
 class ProjectCreate(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     dataset_dir: Text = Field(
@@ -120,12 +126,33 @@ class ProjectCreate(BaseModel):
     )
     annotators_per_clip: int = Field(default=2, ge=1, le=50)
     consensus_rule: ConsensusRule = DEFAULT_CONSENSUS_RULE
+    gold_rate: Number = Field(
+        default=0.0, ge=0, le=1, description="Share of each annotator's clips drawn from the "
+        "gold clips (0.05: 1 in 20); 0: gold clips come in the ordinary order.",
+    )  # fmt: skip
+    import_gold: bool = Field(default=False, description=IMPORT_GOLD)
 
 
 class ClipsAdd(BaseModel):
     dataset_dir: Text = Field(
         min_length=1, max_length=1000, description="As in ProjectCreate.dataset_dir."
     )
+    import_gold: bool = Field(default=False, description=IMPORT_GOLD)
+
+
+class ProjectSettings(_FromRows):
+    """A project's settings that only admins and reviewers see (annotators are not told that
+    gold clips are mixed in)."""
+
+    gold_rate: float
+
+
+class ProjectSettingsUpdate(BaseModel):
+    gold_rate: Number | None = Field(default=None, ge=0, le=1)
+
+
+class GoldRequest(BaseModel):
+    attributes: Attributes = Field(description="The clip's four known values.")
 
 
 class MemberAdd(BaseModel):
@@ -238,6 +265,11 @@ class AdjudicationPublic(_FromRows):
     reason: str
     version: int
     updated_at: UtcDatetime
+
+
+class GoldPublic(BaseModel):
+    clip: ClipPublic
+    attributes: dict[str, str]
 
 
 class ClipReview(BaseModel):

@@ -11,20 +11,25 @@ lease per project: `next_clip` only leases when they hold none, and withdrawing 
 The check and the lease are one transaction that holds the project's write lock (SQLite:
 BEGIN IMMEDIATE; PostgreSQL: a per-project advisory lock), so concurrent requests can never
 hand a clip to more than k annotators.
+
+Gold clips (`fgtext.store.gold`) follow the same rules; with a project `gold_rate`, each pick is
+first drawn as a gold turn or not (`is_gold_turn`), and the pool of that turn goes first.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, exists, func
+from sqlalchemy import delete, exists, func, true
 from sqlmodel import Session, select
 
 from fgtext.store.db import audit, write_transaction
+from fgtext.store.gold import is_gold_turn, turns_taken
 from fgtext.store.errors import ConflictError, InvalidInputError
 from fgtext.store.models import (
     Annotation,
     Clip,
+    GoldClip,
     Lease,
     Project,
     Skip,
@@ -113,14 +118,35 @@ def _not_for(user: User, project: Project, *, exclude_seen_labels: bool) -> list
 def _first_open_clip(
     session: Session, *, project: Project, user: User, now, exclude_seen_labels: bool
 ) -> Clip | None:
-    """The first clip, fullest first and then oldest, with room for `user`. One index range
-    scan per annotation count (k at most), each stopping at its first match."""
+    """The first clip, fullest first and then oldest, with room for `user`: on a gold turn
+    among the gold clips first, else among the others first. One index range scan per
+    annotation count (k at most) and pool, each stopping at its first match."""
+    pools = [true()]
+    if project.gold_rate > 0:
+        gold = exists().where(GoldClip.clip_id == Clip.id)
+        turn = turns_taken(session, project=project, user=user)
+        gold_turn = is_gold_turn(project.id, user.id, turn, project.gold_rate)
+        pools = [gold, ~gold] if gold_turn else [~gold, gold]
+    for pool in pools:
+        clip = _first_in_pool(
+            session, project=project, user=user, now=now, pool=pool,
+            exclude_seen_labels=exclude_seen_labels,
+        )  # fmt: skip
+        if clip is not None:
+            return clip
+    return None
+
+
+def _first_in_pool(
+    session: Session, *, project: Project, user: User, now, pool, exclude_seen_labels: bool
+) -> Clip | None:
     k = project.annotators_per_clip
     not_theirs = _not_for(user, project, exclude_seen_labels=exclude_seen_labels)
     for count in range(k - 1, -1, -1):
         clip = session.exec(
             select(Clip)
             .where(
+                pool,
                 Clip.project_id == project.id,
                 Clip.status == (ClipStatus.IN_PROGRESS if count else ClipStatus.UNLABELLED),
                 Clip.n_annotations == count,

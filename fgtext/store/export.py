@@ -1,10 +1,12 @@
-"""A project's labels as an `fgtext-dataset/1` dataset (what training reads).
+"""A project's labels as an `fgtext-dataset/2` dataset (what training reads).
 
 Rows are built by `fgtext.dataset.dataset_row`, as `fgtext merge` builds them. Final clips
 (status consensus / adjudicated / single) carry their final values, T_fg and every
 annotator's labels; dataset.json carries the agreement summary of the stored annotations. With
 `include_unfinished`, the other clips are written as "unlabelled" (null attributes and text,
-their annotations so far listed) instead of being left out. Video paths are absolute, or with
+their annotations so far listed) instead of being left out. Gold clips (`fgtext.store.gold`)
+are written with status "gold" and their known values, without their annotations: those are
+measurement of the annotators, not data (nor are they in the agreement summary). Video paths are absolute, or with
 `copy_videos` relative: each source video is copied once into the dataset's `videos/` (segments
 keep their frame ranges), so the folder travels on its own (the annotator's download). Which
 file a clip's video is, when copied, is `video_file`'s answer: by default the stored path as
@@ -24,6 +26,7 @@ from sqlmodel import Session, select
 from fgtext.agreement import agreement_summary
 from fgtext.dataset import DatasetWriter, dataset_row
 from fgtext.errors import FgTextError
+from fgtext.store.gold import gold_values
 from fgtext.store.models import Adjudication, Annotation, Clip, Project, User
 from fgtext.store.projects import clip_video_path, project_classes, project_schema
 from fgtext.store.review import clip_status, project_agreement
@@ -69,6 +72,7 @@ def export_project(
             .where(Clip.project_id == project.id)
         ).all()
     }
+    gold = gold_values(session, project=project)
     source = {
         "generator": EXPORT_GENERATOR,
         "project": project.name,
@@ -87,7 +91,9 @@ def export_project(
             select(Clip).where(Clip.project_id == project.id).order_by(Clip.id)
         ):
             labels = annotations.get(clip.id, [])
-            if clip.id in decisions:
+            if clip.id in gold:
+                final, status, labels = gold[clip.id], ClipStatus.GOLD, []
+            elif clip.id in decisions:
                 final, status = decisions[clip.id], ClipStatus.ADJUDICATED
             else:
                 final, status = clip_status(

@@ -3,8 +3,10 @@
 A clip's status follows from its annotations and the project's settings (see
 `fgtext.vocabulary.ClipStatus`): with k annotations it is final when they meet the project's consensus
 rule (`fgtext.consensus.consensus`, the same rule `fgtext merge` applies), otherwise it is
-disputed and waits in the review queue until a reviewer adjudicates it. The stored
-`Clip.status` is refreshed in the transaction of every write that can change it.
+disputed and waits in the review queue until a reviewer adjudicates it. A gold clip
+(`fgtext.store.gold`) with all its labels is `gold` instead: known, never decided by votes.
+The stored `Clip.status` is refreshed in the transaction of every write that can change it.
+Gold clips' labels are measurement, not data: the agreement figures leave them out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import exists, func, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -22,13 +24,14 @@ from fgtext.agreement import LabelTable, agreement_report
 from fgtext.consensus import consensus
 from fgtext.schema import DIMENSIONS
 from fgtext.store.db import audit, write_transaction
-from fgtext.store.errors import InvalidInputError, NotFoundError
+from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
 from fgtext.store.labels import validate_attributes
 from fgtext.store.models import (
     Adjudication,
     AgreementCache,
     Annotation,
     Clip,
+    GoldClip,
     Project,
     ProjectClass,
     User,
@@ -36,7 +39,7 @@ from fgtext.store.models import (
 )
 from fgtext.store.projects import project_schema
 from fgtext.validation import finite_or_none
-from fgtext.vocabulary import FINAL_STATUSES, WORKFLOW_STATUSES, ClipStatus
+from fgtext.vocabulary import FINAL_STATUSES, OPEN_STATUSES, WORKFLOW_STATUSES, ClipStatus
 
 AGREEMENT_BOOTSTRAP = 1000
 
@@ -66,16 +69,21 @@ def refresh_clip_status(
         if labels is None:
             rows = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
             labels = [a.attributes for a in rows]
-        _, clip.status = clip_status(
-            labels, k=project.annotators_per_clip, rule=project.consensus_rule
-        )
+        _, status = clip_status(labels, k=project.annotators_per_clip, rule=project.consensus_rule)
+        if status not in OPEN_STATUSES and session.get(GoldClip, clip.id) is not None:
+            status = ClipStatus.GOLD
+        clip.status = status
         session.add(clip)
     return clip.status
 
 
 def clip_final_labels(session: Session, *, clip: Clip) -> tuple[dict[str, str] | None, str]:
     """(final attributes or None, status): the reviewer's values for an adjudicated clip, the
-    consensus of its annotations for a final one, None for the rest (status says why)."""
+    consensus of its annotations for a final one, the known values of a gold clip, None for the
+    rest (status says why)."""
+    gold = session.get(GoldClip, clip.id)
+    if gold is not None:
+        return gold.attributes, ClipStatus.GOLD
     project = session.get(Project, clip.project_id)
     adjudication = session.exec(select(Adjudication).where(Adjudication.clip_id == clip.id)).first()
     if adjudication is not None:
@@ -118,6 +126,10 @@ def adjudicate(
         if clip is None:
             raise NotFoundError("clip does not exist")
         project = session.get(Project, clip.project_id)
+        if session.get(GoldClip, clip.id) is not None:
+            raise ConflictError(
+                f"clip {clip.clip_id!r} is a gold clip: its values are known, not decided"
+            )
         values = validate_attributes(project_schema(project), attributes)
         decision = session.exec(select(Adjudication).where(Adjudication.clip_id == clip.id)).first()
         previous = decision.attributes if decision is not None else None
@@ -159,7 +171,8 @@ def _empty_report() -> dict[str, Any]:
 
 
 def label_rows(session: Session, *, project: Project) -> list[dict[str, Any]]:
-    """Long rows (clip_id, annotator, class, four dimensions) of every stored annotation."""
+    """Long rows (clip_id, annotator, class, four dimensions) of every stored annotation but
+    gold clips' (measurement, not data)."""
     class_names = dict(
         session.exec(
             select(ProjectClass.class_id, ProjectClass.name).where(
@@ -171,7 +184,7 @@ def label_rows(session: Session, *, project: Project) -> list[dict[str, Any]]:
         select(Clip.clip_id, Clip.label, User.username, Annotation)
         .join(Annotation, Annotation.clip_id == Clip.id)
         .join(User, User.id == Annotation.user_id)
-        .where(Clip.project_id == project.id)
+        .where(Clip.project_id == project.id, ~exists().where(GoldClip.clip_id == Clip.id))
         .order_by(Clip.id, Annotation.id)
     ).all()
     return [
@@ -258,11 +271,12 @@ def project_progress(session: Session, *, project: Project) -> dict[str, Any]:
             seconds[user_id, username].append(spent)
     total = sum(by_status.values())
     final = sum(by_status[s] for s in FINAL_STATUSES)
+    gold = by_status.get(ClipStatus.GOLD, 0)  # gold clips with all their labels
     return {
         "clips": total,
         "final": final,
         "in_review": by_status[ClipStatus.DISPUTED],
-        "remaining": total - final - by_status[ClipStatus.DISPUTED],
+        "remaining": total - final - gold - by_status[ClipStatus.DISPUTED],
         "by_status": by_status,
         "annotations": sum(counts.values()),
         "annotators": [

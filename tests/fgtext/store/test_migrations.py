@@ -32,7 +32,9 @@ def empty_engine(database_url):
 def test_upgrade_creates_every_table_and_downgrade_removes_them(empty_engine):
     assert tables(empty_engine) == set()
     status = store.upgrade_database(empty_engine)
-    assert status.is_current and status.current == store.head_revision() == "0003_annotation_quality"
+    assert (
+        status.is_current and status.current == store.head_revision() == "0003_annotation_quality"
+    )
     assert tables(empty_engine) == TABLES
     status = store.downgrade_database(empty_engine, "base")
     assert status.current is None and not status.is_current
