@@ -24,8 +24,8 @@ from sqlalchemy import delete, exists, func, true
 from sqlmodel import Session, select
 
 from fgtext.store.db import audit, write_transaction
-from fgtext.store.gold import is_gold_turn, turns_taken
 from fgtext.store.errors import ConflictError, InvalidInputError
+from fgtext.store.gold import is_gold_turn, turns_taken
 from fgtext.store.models import (
     Annotation,
     Clip,

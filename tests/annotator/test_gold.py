@@ -15,13 +15,7 @@ from fgtext.dataset import open_dataset
 from fgtext.stats import binomial_interval
 from tests.annotator.conftest import DATASET
 from tests.annotator.test_annotations import RUB_EYES, TOUCH_NECK, _unzip, next_clip, submit
-from tests.annotator.test_blindness import (  # noqa: F401 (a fixture)
-    World,
-    _assert_same,
-    _client,
-    _everything,
-    second_database_url,
-)
+from tests.annotator.test_blindness import World, _assert_same, _client, _everything
 
 # Truth of the first clip in the gold world: Ann is right on three dimensions, Bo on one.
 TRUTH = {"initiator": "right_hand", "receiver": "eyes", "direction": "static",
