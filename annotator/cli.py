@@ -19,7 +19,13 @@ from sqlmodel import Session
 from annotator.settings import Settings, load_settings
 from fgtext.console import out_console, run_cli, typer_app
 from fgtext.errors import FgTextError
-from fgtext.vocabulary import CONSENSUS_RULES, DEFAULT_CONSENSUS_RULE, ROLES, Role
+from fgtext.vocabulary import (
+    DEFAULT_CONSENSUS_RULE,
+    DEFAULT_POSTERIOR_THRESHOLD,
+    PROJECT_RULES,
+    ROLES,
+    Role,
+)
 
 app = typer_app("FG-Text annotator: the annotation web app and its administration.")
 
@@ -163,8 +169,12 @@ def create_project(
     ],
     k: Annotated[int, typer.Option("--k", help="Annotators per clip.", min=1)] = 2,
     rule: Annotated[
-        str, typer.Option(help=f"Consensus rule: {' or '.join(CONSENSUS_RULES)}.")
+        str, typer.Option(help=f"Consensus rule: {' or '.join(PROJECT_RULES)}.")
     ] = DEFAULT_CONSENSUS_RULE.value,
+    threshold: Annotated[
+        float,
+        typer.Option(help="dawid-skene: final when every dimension's posterior reaches this."),
+    ] = DEFAULT_POSTERIOR_THRESHOLD,
     member: Annotated[
         list[str] | None, typer.Option(help="Add this user as a member (repeatable).")
     ] = None,
@@ -190,7 +200,7 @@ def create_project(
         project = store.create_project_from_dataset(
             session, name=name, dataset_dir=dataset_dir, annotators_per_clip=k,
             consensus_rule=rule, actor=None, media_root=settings.media_root.resolve(),
-            gold_rate=gold_rate, import_gold=import_gold,
+            gold_rate=gold_rate, import_gold=import_gold, confidence_threshold=threshold,
         )  # fmt: skip
         for user in members:
             store.add_member(session, project=project, user=user, actor=None)

@@ -11,7 +11,12 @@ from fgtext.schema import DIMENSIONS
 from fgtext.store.annotations import MAX_SECONDS_SPENT
 from fgtext.store.models import as_utc
 from fgtext.validation import MAX_ID, Number, Text, finite_or_none
-from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ConsensusRule, Role
+from fgtext.vocabulary import (
+    DEFAULT_CONSENSUS_RULE,
+    DEFAULT_POSTERIOR_THRESHOLD,
+    ProjectRule,
+    Role,
+)
 
 
 class FieldProblem(BaseModel):
@@ -125,7 +130,12 @@ class ProjectCreate(BaseModel):
         "root (FGTEXT_MEDIA_ROOT); relative paths are relative to the media root.",
     )
     annotators_per_clip: int = Field(default=2, ge=1, le=50)
-    consensus_rule: ConsensusRule = DEFAULT_CONSENSUS_RULE
+    consensus_rule: ProjectRule = DEFAULT_CONSENSUS_RULE.value
+    confidence_threshold: Number = Field(
+        default=DEFAULT_POSTERIOR_THRESHOLD, gt=0, le=1,
+        description="The dawid-skene rule: a clip is final when every dimension's posterior "
+        "reaches this.",
+    )  # fmt: skip
     gold_rate: Number = Field(
         default=0.0, ge=0, le=1, description="Share of each annotator's clips drawn from the "
         "gold clips (0.05: 1 in 20); 0: gold clips come in the ordinary order.",
@@ -176,6 +186,7 @@ class ProjectPublic(_FromRows):
     name: str
     annotators_per_clip: int
     consensus_rule: str
+    confidence_threshold: float
     created_at: UtcDatetime
 
 

@@ -87,6 +87,7 @@ def create_project(
         dataset_dir=resolve_dataset_dir(settings.media_root, body.dataset_dir),
         annotators_per_clip=body.annotators_per_clip,
         consensus_rule=body.consensus_rule,
+        confidence_threshold=body.confidence_threshold,
         actor=user,
         media_root=settings.media_root.resolve(),
         gold_rate=body.gold_rate,

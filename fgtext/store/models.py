@@ -16,7 +16,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from fgtext.schema import DIMENSIONS
-from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ClipStatus
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, DEFAULT_POSTERIOR_THRESHOLD, ClipStatus
 
 # Named constraints, so migrations can drop and alter them by name on every back end.
 STORE_METADATA = MetaData(
@@ -80,7 +80,9 @@ class Project(StoreTable, table=True):
     # change what its stored labels mean.
     schema_spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     annotators_per_clip: int = 2  # k
-    consensus_rule: str = Field(default=DEFAULT_CONSENSUS_RULE, max_length=20)  # a ConsensusRule
+    consensus_rule: str = Field(default=DEFAULT_CONSENSUS_RULE, max_length=20)  # a ProjectRule
+    # The dawid-skene rule: final when every dimension's posterior reaches it.
+    confidence_threshold: float = DEFAULT_POSTERIOR_THRESHOLD
     # Absolute folder that relative Clip.video paths are relative to ("" if all are absolute).
     media_root: str = Field(default="", max_length=1000)
     # Share of each annotator's clips drawn from the gold clips (`fgtext.store.gold`); 0: gold
@@ -132,6 +134,8 @@ class Clip(StoreTable, table=True):
     source: str = Field(default="", max_length=1000)  # the dataset it was added from
     status: str = Field(default=ClipStatus.UNLABELLED, max_length=20)  # WORKFLOW_STATUSES
     n_annotations: int = 0  # kept equal to the clip's annotation count (assignment reads it)
+    # dawid-skene projects: the least certain dimension's posterior (None: not estimated)
+    confidence: float | None = None
     created_at: datetime = _timestamp()
 
 
@@ -215,6 +219,18 @@ class AgreementCache(StoreTable, table=True):
     project_id: int = Field(foreign_key="projects.id", primary_key=True, ondelete="CASCADE")
     labels_revision: int
     report: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    computed_at: datetime = _timestamp()
+
+
+class ReliabilityCache(StoreTable, table=True):
+    """The project's Dawid-Skene estimates as of `labels_revision` (`fgtext.store.reliability`):
+    {"annotators": {username: {dimension: accuracy}}}, refitted when labels changed."""
+
+    __tablename__ = "reliability_cache"
+
+    project_id: int = Field(foreign_key="projects.id", primary_key=True, ondelete="CASCADE")
+    labels_revision: int
+    model: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     computed_at: datetime = _timestamp()
 
 

@@ -1,4 +1,5 @@
-"""Projects (schema, classes with T_c, k, consensus rule), their members and their clips.
+"""Projects (schema, classes with T_c, k, consensus rule and its threshold, gold rate), their
+members and their clips.
 
 Clips come from an FG-Text dataset or manifest (what `fgtext import ...` or `fgtext synth`
 writes). Video paths under the project's media root are stored relative to it (the app serves
@@ -26,7 +27,12 @@ from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
 from fgtext.store.labels import validate_attributes
 from fgtext.store.models import Clip, GoldClip, Project, ProjectClass, ProjectMember, User
-from fgtext.vocabulary import CONSENSUS_RULES, DEFAULT_CONSENSUS_RULE, ClipStatus
+from fgtext.vocabulary import (
+    DEFAULT_CONSENSUS_RULE,
+    DEFAULT_POSTERIOR_THRESHOLD,
+    PROJECT_RULES,
+    ClipStatus,
+)
 
 _INSERT_CHUNK = 1000  # clips per multi-row INSERT
 
@@ -46,15 +52,23 @@ class AddClipsResult:
     unchanged: int  # clip ids the project already had (left exactly as they were)
 
 
-def _check_settings(annotators_per_clip: int, consensus_rule: str) -> None:
+def _check_settings(annotators_per_clip: int, consensus_rule: str, threshold: float) -> None:
     if not isinstance(annotators_per_clip, int) or annotators_per_clip < 1:
         raise InvalidInputError(
             f"annotators_per_clip is {annotators_per_clip!r}; expected a whole number >= 1"
         )
-    if consensus_rule not in CONSENSUS_RULES:
+    if consensus_rule not in PROJECT_RULES:
         raise InvalidInputError(
             f"consensus rule {consensus_rule!r} is unknown; "
-            f"expected one of {', '.join(CONSENSUS_RULES)}"
+            f"expected one of {', '.join(PROJECT_RULES)}"
+        )
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 < threshold <= 1
+    ):
+        raise InvalidInputError(
+            f"confidence_threshold is {threshold!r}; expected a posterior above 0, at most 1"
         )
 
 
@@ -68,12 +82,13 @@ def create_project(
     consensus_rule: str = DEFAULT_CONSENSUS_RULE,
     actor: User | None,
     media_root: Path | None = None,
+    confidence_threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
 ) -> Project:
     """A project without clips; the class texts T_c default to the schema's template."""
     name = name.strip() if isinstance(name, str) else ""
     if not name:
         raise InvalidInputError("project name is empty; expected a non-empty name")
-    _check_settings(annotators_per_clip, consensus_rule)
+    _check_settings(annotators_per_clip, consensus_rule, confidence_threshold)
     infos = class_infos(classes, schema)
     if not infos:
         raise InvalidInputError(f"project {name!r} needs at least one class")
@@ -81,6 +96,7 @@ def create_project(
         project = _insert_project(
             session, name=name, schema=schema, classes=infos, k=annotators_per_clip,
             rule=consensus_rule, actor=actor, media_root=media_root,
+            threshold=confidence_threshold,
         )  # fmt: skip
     return project
 
@@ -96,6 +112,7 @@ def _insert_project(
     actor: User | None,
     media_root: Path | None,
     gold_rate: float = 0.0,
+    threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
 ) -> Project:
     if session.exec(select(Project).where(Project.name == name)).first() is not None:
         raise ConflictError(f"project {name!r} exists already")
@@ -106,6 +123,7 @@ def _insert_project(
         consensus_rule=rule,
         media_root=str(Path(media_root).resolve()) if media_root is not None else "",
         gold_rate=gold_rate,
+        confidence_threshold=float(threshold),
     )
     session.add(project)
     try:
@@ -118,7 +136,7 @@ def _insert_project(
         session, actor=actor, action="project.create", entity_type="project",
         entity_id=project.id, project_id=project.id,
         payload={"name": name, "annotators_per_clip": k, "consensus_rule": rule,
-                 "gold_rate": gold_rate,
+                 "gold_rate": gold_rate, "confidence_threshold": float(threshold),
                  "schema": f"{schema.name} {schema.version}", "classes": len(classes)},
     )  # fmt: skip
     return project
@@ -135,6 +153,7 @@ def create_project_from_dataset(
     media_root: Path | None = None,
     gold_rate: float = 0.0,
     import_gold: bool = False,
+    confidence_threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
 ) -> Project:
     """A project with the dataset's schema, classes (and their T_c) and clips, in one
     transaction. `name` defaults to the dataset's name. Labels in the dataset are not
@@ -144,12 +163,13 @@ def create_project_from_dataset(
     name = name.strip() if isinstance(name, str) else ""
     if not name:
         raise InvalidInputError("project name is empty; expected a non-empty name")
-    _check_settings(annotators_per_clip, consensus_rule)
+    _check_settings(annotators_per_clip, consensus_rule, confidence_threshold)
     gold_rate = check_gold_rate(gold_rate)
     with write_transaction(session):
         project = _insert_project(
             session, name=name, schema=ds.schema, classes=ds.classes, k=annotators_per_clip,
             rule=consensus_rule, actor=actor, media_root=media_root, gold_rate=gold_rate,
+            threshold=confidence_threshold,
         )  # fmt: skip
         _add_clips(session, project, ds, actor, import_gold=import_gold)
     return project

@@ -1,4 +1,4 @@
-"""annotation quality: gold clips and the project's gold rate
+"""annotation quality: gold clips, the gold rate, the dawid-skene rule's threshold and cache
 
 Revision ID: 0003_annotation_quality
 Revises: 0001
@@ -20,6 +20,25 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("projects", schema=None) as batch_op:
         batch_op.add_column(sa.Column("gold_rate", sa.Float(), nullable=False, server_default="0"))
+        batch_op.add_column(
+            sa.Column("confidence_threshold", sa.Float(), nullable=False, server_default="0.9")
+        )
+    with op.batch_alter_table("clips", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("confidence", sa.Float(), nullable=True))
+    op.create_table(
+        "reliability_cache",
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("labels_revision", sa.Integer(), nullable=False),
+        sa.Column("model", sa.JSON(), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_reliability_cache_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_reliability_cache")),
+    )
     op.create_table(
         "gold_clips",
         sa.Column("initiator", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -48,5 +67,9 @@ def downgrade() -> None:
     with op.batch_alter_table("gold_clips", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_gold_clips_project_id"))
     op.drop_table("gold_clips")
+    op.drop_table("reliability_cache")
+    with op.batch_alter_table("clips", schema=None) as batch_op:
+        batch_op.drop_column("confidence")
     with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.drop_column("confidence_threshold")
         batch_op.drop_column("gold_rate")

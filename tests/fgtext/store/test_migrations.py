@@ -13,7 +13,7 @@ from fgtext.store.models import STORE_METADATA
 
 TABLES = {
     "users", "projects", "project_classes", "project_members", "clips", "annotations",
-    "leases", "skips", "adjudications", "agreement_cache", "audit_events", "gold_clips",
+    "leases", "skips", "adjudications", "agreement_cache", "audit_events", "gold_clips", "reliability_cache",
 }  # fmt: skip
 
 
