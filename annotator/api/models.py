@@ -121,6 +121,12 @@ IMPORT_GOLD = (
 )
 
 
+ADAPTIVE_K = (
+    "Adaptive k (dawid-skene rule; both or neither): from k_min labels a clip gets another "
+    "annotator only while a posterior is below the threshold, never more than k_max."
+)
+
+
 class ProjectCreate(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     dataset_dir: Text = Field(
@@ -136,6 +142,8 @@ class ProjectCreate(BaseModel):
         description="The dawid-skene rule: a clip is final when every dimension's posterior "
         "reaches this.",
     )  # fmt: skip
+    k_min: int | None = Field(default=None, ge=1, le=50, description=ADAPTIVE_K)
+    k_max: int | None = Field(default=None, ge=1, le=50, description=ADAPTIVE_K)
     gold_rate: Number = Field(
         default=0.0, ge=0, le=1, description="Share of each annotator's clips drawn from the "
         "gold clips (0.05: 1 in 20); 0: gold clips come in the ordinary order.",
@@ -187,6 +195,8 @@ class ProjectPublic(_FromRows):
     annotators_per_clip: int
     consensus_rule: str
     confidence_threshold: float
+    k_min: int | None
+    k_max: int | None
     created_at: UtcDatetime
 
 

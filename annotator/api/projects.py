@@ -88,6 +88,8 @@ def create_project(
         annotators_per_clip=body.annotators_per_clip,
         consensus_rule=body.consensus_rule,
         confidence_threshold=body.confidence_threshold,
+        k_min=body.k_min,
+        k_max=body.k_max,
         actor=user,
         media_root=settings.media_root.resolve(),
         gold_rate=body.gold_rate,

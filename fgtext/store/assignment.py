@@ -1,7 +1,8 @@
 """Which clip an annotator labels next: leases and skips (who may ask: `annotator.policies`).
 
-A clip has room for another annotator while its annotations plus the live leases of other
-users are fewer than the project's k. `next_clip` picks, among the clips with room that the
+A clip has room for another annotator while it is open (unlabelled or in progress) and its
+annotations plus the live leases of other users are fewer than the project's k (with adaptive
+k: k_max; its status says whether it still wants another, `fgtext.store.review`). `next_clip` picks, among the clips with room that the
 user has neither labelled nor skipped, the one with the most annotations (finish clips before
 starting new ones), then the oldest. It leases the clip to the user for `lease_seconds`; asking
 again while the lease is live renews it and returns the same clip. A user holds at most one live
@@ -10,7 +11,7 @@ lease per project: `next_clip` only leases when they hold none, and withdrawing 
 
 The check and the lease are one transaction that holds the project's write lock (SQLite:
 BEGIN IMMEDIATE; PostgreSQL: a per-project advisory lock), so concurrent requests can never
-hand a clip to more than k annotators.
+hand a clip to more than k (k_max) annotators.
 
 Gold clips (`fgtext.store.gold`) follow the same rules; with a project `gold_rate`, each pick is
 first drawn as a gold turn or not (`is_gold_turn`), and the pool of that turn goes first.
@@ -140,7 +141,7 @@ def _first_open_clip(
 def _first_in_pool(
     session: Session, *, project: Project, user: User, now, pool, exclude_seen_labels: bool
 ) -> Clip | None:
-    k = project.annotators_per_clip
+    k = project.max_annotators
     not_theirs = _not_for(user, project, exclude_seen_labels=exclude_seen_labels)
     for count in range(k - 1, -1, -1):
         clip = session.exec(
@@ -172,7 +173,7 @@ def remaining_for(
         .where(
             Clip.project_id == project.id,
             Clip.status.in_(OPEN_STATUSES),
-            Clip.n_annotations < project.annotators_per_clip,
+            Clip.n_annotations < project.max_annotators,
             *_not_for(user, project, exclude_seen_labels=exclude_seen_labels),
         )
     ).one()

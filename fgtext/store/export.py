@@ -27,13 +27,12 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from fgtext.agreement import agreement_summary
-from fgtext.consensus import posterior_status
 from fgtext.dataset import DatasetWriter, dataset_row
 from fgtext.errors import FgTextError
 from fgtext.store.gold import gold_values
 from fgtext.store.models import Adjudication, Annotation, Clip, Project, User
 from fgtext.store.projects import clip_video_path, project_classes, project_schema
-from fgtext.store.review import clip_status, fit_project, project_agreement
+from fgtext.store.review import clip_status, fit_project, posterior_rule, project_agreement
 from fgtext.vocabulary import DAWID_SKENE, ClipStatus, is_final
 
 EXPORT_GENERATOR = "fgtext.store"
@@ -105,10 +104,10 @@ def export_project(
                 final, status = decisions[clip.id], ClipStatus.ADJUDICATED
             elif fit is not None:
                 final, status = None, ClipStatus.IN_PROGRESS
-                if len(labels) >= project.annotators_per_clip:
+                if len(labels) >= project.min_annotators:
                     i = index[clip.clip_id]
                     final, confidence = fit.final(i), fit.confidence(i)
-                    status = posterior_status(len(labels), confidence, project.confidence_threshold)
+                    status = posterior_rule(project, len(labels), confidence)
             else:
                 final, status = clip_status(
                     [a for _, a in labels], k=project.annotators_per_clip,

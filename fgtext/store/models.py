@@ -83,6 +83,10 @@ class Project(StoreTable, table=True):
     consensus_rule: str = Field(default=DEFAULT_CONSENSUS_RULE, max_length=20)  # a ProjectRule
     # The dawid-skene rule: final when every dimension's posterior reaches it.
     confidence_threshold: float = DEFAULT_POSTERIOR_THRESHOLD
+    # Adaptive k (dawid-skene projects; None: k is fixed): from k_min labels a clip gets another
+    # annotator only while below the threshold, never more than k_max.
+    k_min: int | None = None
+    k_max: int | None = None
     # Absolute folder that relative Clip.video paths are relative to ("" if all are absolute).
     media_root: str = Field(default="", max_length=1000)
     # Share of each annotator's clips drawn from the gold clips (`fgtext.store.gold`); 0: gold
@@ -91,6 +95,16 @@ class Project(StoreTable, table=True):
     # Bumped by every write that changes labels; the agreement cache is keyed by it.
     labels_revision: int = 0
     created_at: datetime = _timestamp()
+
+    @property
+    def min_annotators(self) -> int:
+        """The labels a clip needs before its labels can decide it (k, or k_min)."""
+        return self.k_min if self.k_max is not None else self.annotators_per_clip
+
+    @property
+    def max_annotators(self) -> int:
+        """The most annotators a clip is ever handed to (k, or k_max)."""
+        return self.k_max if self.k_max is not None else self.annotators_per_clip
 
 
 class ProjectClass(StoreTable, table=True):

@@ -28,6 +28,7 @@ from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
 from fgtext.store.labels import validate_attributes
 from fgtext.store.models import Clip, GoldClip, Project, ProjectClass, ProjectMember, User
 from fgtext.vocabulary import (
+    DAWID_SKENE,
     DEFAULT_CONSENSUS_RULE,
     DEFAULT_POSTERIOR_THRESHOLD,
     PROJECT_RULES,
@@ -52,7 +53,13 @@ class AddClipsResult:
     unchanged: int  # clip ids the project already had (left exactly as they were)
 
 
-def _check_settings(annotators_per_clip: int, consensus_rule: str, threshold: float) -> None:
+def _check_settings(
+    annotators_per_clip: int,
+    consensus_rule: str,
+    threshold: float,
+    k_min: int | None = None,
+    k_max: int | None = None,
+) -> None:
     if not isinstance(annotators_per_clip, int) or annotators_per_clip < 1:
         raise InvalidInputError(
             f"annotators_per_clip is {annotators_per_clip!r}; expected a whole number >= 1"
@@ -70,6 +77,19 @@ def _check_settings(annotators_per_clip: int, consensus_rule: str, threshold: fl
         raise InvalidInputError(
             f"confidence_threshold is {threshold!r}; expected a posterior above 0, at most 1"
         )
+    if k_min is None and k_max is None:
+        return
+    if consensus_rule != DAWID_SKENE:
+        raise InvalidInputError(
+            f"adaptive k (k_min, k_max) needs the {DAWID_SKENE} rule (its posteriors say when a "
+            f"clip has enough labels); the rule is {consensus_rule!r}"
+        )
+    if not all(isinstance(k, int) and not isinstance(k, bool) for k in (k_min, k_max)) or not (
+        1 <= k_min <= k_max
+    ):
+        raise InvalidInputError(
+            f"k_min {k_min!r} and k_max {k_max!r}: expected whole numbers, 1 <= k_min <= k_max"
+        )
 
 
 def create_project(
@@ -83,12 +103,16 @@ def create_project(
     actor: User | None,
     media_root: Path | None = None,
     confidence_threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
+    k_min: int | None = None,
+    k_max: int | None = None,
 ) -> Project:
-    """A project without clips; the class texts T_c default to the schema's template."""
+    """A project without clips; the class texts T_c default to the schema's template. With
+    `k_min` and `k_max` (the dawid-skene rule only), k is adaptive and `annotators_per_clip`
+    is not used."""
     name = name.strip() if isinstance(name, str) else ""
     if not name:
         raise InvalidInputError("project name is empty; expected a non-empty name")
-    _check_settings(annotators_per_clip, consensus_rule, confidence_threshold)
+    _check_settings(annotators_per_clip, consensus_rule, confidence_threshold, k_min, k_max)
     infos = class_infos(classes, schema)
     if not infos:
         raise InvalidInputError(f"project {name!r} needs at least one class")
@@ -96,7 +120,7 @@ def create_project(
         project = _insert_project(
             session, name=name, schema=schema, classes=infos, k=annotators_per_clip,
             rule=consensus_rule, actor=actor, media_root=media_root,
-            threshold=confidence_threshold,
+            threshold=confidence_threshold, k_min=k_min, k_max=k_max,
         )  # fmt: skip
     return project
 
@@ -113,6 +137,8 @@ def _insert_project(
     media_root: Path | None,
     gold_rate: float = 0.0,
     threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
+    k_min: int | None = None,
+    k_max: int | None = None,
 ) -> Project:
     if session.exec(select(Project).where(Project.name == name)).first() is not None:
         raise ConflictError(f"project {name!r} exists already")
@@ -124,6 +150,8 @@ def _insert_project(
         media_root=str(Path(media_root).resolve()) if media_root is not None else "",
         gold_rate=gold_rate,
         confidence_threshold=float(threshold),
+        k_min=k_min,
+        k_max=k_max,
     )
     session.add(project)
     try:
@@ -137,6 +165,7 @@ def _insert_project(
         entity_id=project.id, project_id=project.id,
         payload={"name": name, "annotators_per_clip": k, "consensus_rule": rule,
                  "gold_rate": gold_rate, "confidence_threshold": float(threshold),
+                 "k_min": k_min, "k_max": k_max,
                  "schema": f"{schema.name} {schema.version}", "classes": len(classes)},
     )  # fmt: skip
     return project
@@ -154,6 +183,8 @@ def create_project_from_dataset(
     gold_rate: float = 0.0,
     import_gold: bool = False,
     confidence_threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
+    k_min: int | None = None,
+    k_max: int | None = None,
 ) -> Project:
     """A project with the dataset's schema, classes (and their T_c) and clips, in one
     transaction. `name` defaults to the dataset's name. Labels in the dataset are not
@@ -163,13 +194,13 @@ def create_project_from_dataset(
     name = name.strip() if isinstance(name, str) else ""
     if not name:
         raise InvalidInputError("project name is empty; expected a non-empty name")
-    _check_settings(annotators_per_clip, consensus_rule, confidence_threshold)
+    _check_settings(annotators_per_clip, consensus_rule, confidence_threshold, k_min, k_max)
     gold_rate = check_gold_rate(gold_rate)
     with write_transaction(session):
         project = _insert_project(
             session, name=name, schema=ds.schema, classes=ds.classes, k=annotators_per_clip,
             rule=consensus_rule, actor=actor, media_root=media_root, gold_rate=gold_rate,
-            threshold=confidence_threshold,
+            threshold=confidence_threshold, k_min=k_min, k_max=k_max,
         )  # fmt: skip
         _add_clips(session, project, ds, actor, import_gold=import_gold)
     return project

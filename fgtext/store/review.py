@@ -16,6 +16,8 @@ anchored by the gold clips) is refitted lazily: when the review queue, the agree
 export is read and the labels changed since (`ReliabilityCache`, keyed by `labels_revision`).
 A refit rewrites every undecided clip's status and `confidence` (its least certain dimension's
 posterior) under the project's lock. The review queue of such a project is least certain first.
+With adaptive k (`Project.k_min`/`k_max`), a clip with at least k_min labels stays open (in
+progress) while `fgtext.consensus.needs_another_annotator` says so, and is decided at k_max.
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from fgtext.agreement import LabelTable, Reliability, agreement_report, fit_reliability
-from fgtext.consensus import consensus, posterior_status, vote_posterior
+from fgtext.consensus import (
+    consensus,
+    needs_another_annotator,
+    posterior_status,
+    vote_posterior,
+)
 from fgtext.schema import DIMENSIONS
 from fgtext.store.db import audit, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
@@ -150,7 +157,7 @@ def _posterior_of_votes(
         .where(Annotation.clip_id == clip.id)
         .order_by(Annotation.id)
     ).all()
-    if len(votes) < project.annotators_per_clip:
+    if len(votes) < project.min_annotators:
         return None, ClipStatus.IN_PROGRESS if votes else ClipStatus.UNLABELLED, None
     cached = session.get(ReliabilityCache, project.id)
     known = cached.model.get("annotators", {}) if cached is not None else {}
@@ -166,8 +173,19 @@ def _posterior_of_votes(
             {x: len(schema.values(x)) for x in DIMENSIONS},
         )
         final[d], confidence[d] = f[d], c[d]
-    status = posterior_status(len(votes), confidence, project.confidence_threshold)
-    return final, status, min(confidence.values())
+    return final, posterior_rule(project, len(votes), confidence), min(confidence.values())
+
+
+def posterior_rule(project: Project, n_annotations: int, confidence: Mapping[str, float]) -> str:
+    """The status of a clip with at least the project's minimum of labels under the
+    dawid-skene rule: in progress while adaptive k asks for another annotator, else final or
+    disputed by the threshold."""
+    if project.k_max is not None and needs_another_annotator(
+        n_annotations, confidence, k_min=project.k_min, k_max=project.k_max,
+        threshold=project.confidence_threshold,
+    ):  # fmt: skip
+        return ClipStatus.IN_PROGRESS
+    return posterior_status(n_annotations, confidence, project.confidence_threshold)
 
 
 def fit_project(session: Session, *, project: Project) -> Reliability | None:
@@ -220,12 +238,12 @@ def _rewrite_statuses(session: Session, project: Project, fit: Reliability) -> N
         select(Clip.id, Clip.clip_id, Clip.n_annotations).where(
             Clip.project_id == project.id,
             Clip.status.not_in((ClipStatus.ADJUDICATED, ClipStatus.GOLD)),
-            Clip.n_annotations >= project.annotators_per_clip,
+            Clip.n_annotations >= project.min_annotators,
             ~exists().where(GoldClip.clip_id == Clip.id),
         )
     ).all():
         confidence = fit.confidence(index[clip_id])
-        status = posterior_status(n, confidence, project.confidence_threshold)
+        status = posterior_rule(project, n, confidence)
         changes.append({"id": clip_db_id, "status": status, "confidence": min(confidence.values())})
     if changes:
         session.execute(update(Clip), changes)

@@ -1,4 +1,4 @@
-"""annotation quality: gold clips, the gold rate, the dawid-skene rule's threshold and cache
+"""annotation quality: gold clips, gold rate, dawid-skene threshold and cache, adaptive k
 
 Revision ID: 0003_annotation_quality
 Revises: 0001
@@ -23,6 +23,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("confidence_threshold", sa.Float(), nullable=False, server_default="0.9")
         )
+        batch_op.add_column(sa.Column("k_min", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("k_max", sa.Integer(), nullable=True))
     with op.batch_alter_table("clips", schema=None) as batch_op:
         batch_op.add_column(sa.Column("confidence", sa.Float(), nullable=True))
     op.create_table(
@@ -71,5 +73,7 @@ def downgrade() -> None:
     with op.batch_alter_table("clips", schema=None) as batch_op:
         batch_op.drop_column("confidence")
     with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.drop_column("k_max")
+        batch_op.drop_column("k_min")
         batch_op.drop_column("confidence_threshold")
         batch_op.drop_column("gold_rate")
