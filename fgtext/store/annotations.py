@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
-from fgtext.store.assignment import DEFAULT_LEASE_SECONDS, live_leases_of_others
+from fgtext.store.assignment import DEFAULT_LEASE_SECONDS, live_leases_of_others, open_leases
 from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import (
     ConflictError,
@@ -106,8 +106,8 @@ def submit_annotation(
             leased = session.exec(select(live_leases_of_others(clip.id, user.id, now))).one()
             # adaptive k: a decided clip wants no more labels, though below k_max
             decided = project.k_max is not None and clip.status not in OPEN_STATUSES
-            if len(others) + leased >= project.max_annotators or decided:
-                n = len(others) + leased if decided else project.max_annotators
+            if leased >= open_leases(project, len(others)) or decided:
+                n = project.max_annotators if project.k_max is None else len(others) + leased
                 raise ConflictError(
                     f"clip {clip.clip_id!r} already has its {n} annotators (labelled or "
                     "reserved); ask for the next clip"

@@ -2,7 +2,8 @@
 
 A clip has room for another annotator while it is open (unlabelled or in progress) and its
 annotations plus the live leases of other users are fewer than the project's k (with adaptive
-k: k_max; its status says whether it still wants another, `fgtext.store.review`). `next_clip` picks, among the clips with room that the
+k: k_max, and past k_min one lease at a time; its status says whether it still wants another,
+`fgtext.store.review`). `next_clip` picks, among the clips with room that the
 user has neither labelled nor skipped, the one with the most annotations (finish clips before
 starting new ones), then the oldest. It leases the clip to the user for `lease_seconds`; asking
 again while the lease is live renews it and returns the same clip. A user holds at most one live
@@ -51,6 +52,16 @@ def live_leases_of_others(clip_id_column, user_id: int, now) -> object:
         .where(Lease.clip_id == clip_id_column, Lease.user_id != user_id, Lease.expires_at > now)
         .scalar_subquery()
     )
+
+
+def open_leases(project: Project, n_annotations: int) -> int:
+    """How many other users may hold live leases on a clip with `n_annotations` labels while
+    it is still handed on: up to k in all. With adaptive k, up to k_min in all, then one at a
+    time, so a clip is not handed to more annotators than its labels turn out to need."""
+    room = project.max_annotators - n_annotations
+    if project.k_max is None:
+        return room
+    return min(room, max(project.min_annotators - n_annotations, 1))
 
 
 def next_clip(
@@ -152,7 +163,7 @@ def _first_in_pool(
                 Clip.status == (ClipStatus.IN_PROGRESS if count else ClipStatus.UNLABELLED),
                 Clip.n_annotations == count,
                 *not_theirs,
-                count + live_leases_of_others(Clip.id, user.id, now) < k,
+                live_leases_of_others(Clip.id, user.id, now) < open_leases(project, count),
             )
             .order_by(Clip.id)
             .limit(1)
