@@ -20,6 +20,7 @@ from annotator.api.projects import clip_public
 from annotator.deps import CurrentUser, Id, SessionDep
 from fgtext import store
 from fgtext.store import Project
+from fgtext.vocabulary import DAWID_SKENE
 
 router = APIRouter(tags=["quality"])
 
@@ -69,6 +70,12 @@ def update_settings(
 @router.get("/projects/{project_id}/quality")
 def quality(project_id: Id, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Per annotator, their labels of gold clips and per dimension (and the whole 4-tuple) the
-    share that equals the known values, with a 95 % Wilson interval."""
+    share that equals the known values, with a 95 % Wilson interval; for dawid-skene projects
+    also `estimated`, each annotator's accuracy per dimension as the model estimates it."""
     project = policies.projects.require_review(session, user, project_id)
-    return {"gold": store.gold_accuracy(session, project=project)}
+    estimated = (
+        store.project_reliability(session, project=project)["annotators"]
+        if project.consensus_rule == DAWID_SKENE
+        else None
+    )
+    return {"gold": store.gold_accuracy(session, project=project), "estimated": estimated}

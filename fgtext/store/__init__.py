@@ -114,6 +114,7 @@ from fgtext.store.review import (
     pair_confusion,
     project_agreement,
     project_progress,
+    project_reliability,
     review_queue,
 )
 from fgtext.store.seen import (
@@ -206,6 +207,7 @@ __all__ = [
     "project_classes",
     "project_members",
     "project_progress",
+    "project_reliability",
     "project_schema",
     "recent_annotations",
     "record_labels_exported",

@@ -57,6 +57,9 @@ def test_easy_clips_stop_at_k_min_and_unsure_ones_go_on_to_k_max(admin, make_use
         clip = store.get_clip(session, clip_id=hard["id"])
         assert clip.n_annotations == K_MAX and clip.status == "disputed"
     assert next_clip(team[1], project)["id"] not in (easy["id"], hard["id"])
+    quality = admin.client.get(f"/api/v1/projects/{project['id']}/quality").json()
+    assert sorted(quality["estimated"]) == ["a0", "a1", "a2", "a3", "a4"]  # refitted on read
+    assert 0 < quality["estimated"]["a1"]["initiator"] <= 1
     member = _join(admin, project, make_user, "member")
     refused = submit(member, easy, RUB_EYES)
     assert refused.status_code == 409 and "already has its 2 annotators" in refused.json()["detail"]
