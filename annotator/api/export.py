@@ -1,4 +1,4 @@
-"""Export download: the project's labels as a zipped `fgtext-dataset/1` (admins).
+"""Export download: the project's labels as a zipped `fgtext-dataset/2` (admins).
 
 With videos, each copied file passes the rule `/media` serves by (`servable_video`: inside the
 media root, resolved, a regular file with a video's first bytes); a clip whose video does not
