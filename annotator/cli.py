@@ -20,7 +20,13 @@ from sqlmodel import Session
 from annotator.settings import Settings, load_settings
 from fgtext.console import out_console, run_cli, typer_app
 from fgtext.errors import FgTextError
-from fgtext.vocabulary import CONSENSUS_RULES, DEFAULT_CONSENSUS_RULE, ROLES, Role
+from fgtext.vocabulary import (
+    DEFAULT_CONSENSUS_RULE,
+    DEFAULT_POSTERIOR_THRESHOLD,
+    PROJECT_RULES,
+    ROLES,
+    Role,
+)
 
 app = typer_app("FG-Text annotator: the annotation web app and its administration.")
 
@@ -194,14 +200,27 @@ def create_project(
     ],
     k: Annotated[int, typer.Option("--k", help="Annotators per clip.", min=1)] = 2,
     rule: Annotated[
-        str, typer.Option(help=f"Consensus rule: {' or '.join(CONSENSUS_RULES)}.")
+        str, typer.Option(help=f"Consensus rule: {' or '.join(PROJECT_RULES)}.")
     ] = DEFAULT_CONSENSUS_RULE.value,
+    threshold: Annotated[
+        float,
+        typer.Option(help="dawid-skene: final when every dimension's posterior reaches this."),
+    ] = DEFAULT_POSTERIOR_THRESHOLD,
     member: Annotated[
         list[str] | None, typer.Option(help="Add this user as a member (repeatable).")
     ] = None,
+    gold_rate: Annotated[
+        float,
+        typer.Option(help="Share of each annotator's clips drawn from the gold clips (0.05)."),
+    ] = 0.0,
+    import_gold: Annotated[
+        bool,
+        typer.Option(help="Make the dataset's clips of status gold gold clips with their values."),
+    ] = False,
     db: DbOption = None,
 ) -> None:
-    """Create a project from a dataset's clips (its labels are not imported)."""
+    """Create a project from a dataset's clips (its labels are not imported, but with
+    --import-gold its gold clips' known values)."""
     from annotator.media import resolve_dataset_dir
     from fgtext import store
 
@@ -212,6 +231,7 @@ def create_project(
         project = store.create_project_from_dataset(
             session, name=name, dataset_dir=dataset_dir, annotators_per_clip=k,
             consensus_rule=rule, actor=None, media_root=settings.media_root.resolve(),
+            gold_rate=gold_rate, import_gold=import_gold, confidence_threshold=threshold,
         )  # fmt: skip
         for user in members:
             store.add_member(session, project=project, user=user, actor=None)
@@ -237,6 +257,31 @@ def add_member(
         user = _user(session, username)
         store.add_member(session, project=found, user=user, actor=None)
         out_console.print(f"{escape(user.username)} is a member of {escape(found.name)}")
+
+
+@app.command("gold")
+def gold(
+    project: Annotated[str, typer.Argument(help="The project's name.")],
+    dataset: Annotated[
+        Path,
+        typer.Option(
+            "--from",
+            help="An FG-Text dataset or manifest: its clips of status gold (by clip id) become "
+            "the project's gold clips with their values.",
+        ),
+    ],
+    db: DbOption = None,
+) -> None:
+    """Mark clips of a project as gold clips (known values that measure the annotators)."""
+    from fgtext import store
+
+    values = store.dataset_gold_values(dataset)
+    if not values:
+        raise FgTextError(f"{dataset}: has no clips of status gold with values")
+    with _store_session(_settings(db)) as session:
+        found = store.get_project_by_name(session, name=project)
+        n = store.mark_gold_in(session, project=found, values=values, actor=None)
+        out_console.print(f"{n} gold clips in {escape(found.name)}")
 
 
 def _user(session: Session, username: str):

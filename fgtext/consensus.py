@@ -11,11 +11,14 @@ dimension instead of votes: `posterior_status` is the `dawid-skene` rule (final 
 dimension's posterior of its most probable value reaches the threshold) and
 `needs_another_annotator` is adaptive k (ask one more annotator while a clip is below the
 threshold, from k_min up to k_max). Both are pure, so `fgtext merge`, the benches and the store
-decide alike.
+decide alike. `vote_posterior` is the cheap posterior of one clip from its own votes, each
+weighed by its annotator's estimated accuracy: what the store decides a clip by when it is
+labelled, between two fits of the whole model.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -81,3 +84,29 @@ def needs_another_annotator(
     if n_annotations >= k_max:
         return False
     return confidence is None or not _confident(confidence, threshold)
+
+
+def vote_posterior(
+    votes: Sequence[tuple[float, Mapping[str, str]]], n_values: Mapping[str, int]
+) -> tuple[dict[str, str], dict[str, float]]:
+    """(most probable value, its posterior) per dimension of one clip from its `votes`, each
+    (the annotator's estimated accuracy, their four values). One-coin model with a uniform
+    prior: an annotator gives the true value with their accuracy, else any of the dimension's
+    other `n_values - 1` values alike. Ties go to the value voted first."""
+    final, confidence = {}, {}
+    for d in DIMENSIONS:
+        n = max(n_values[d], 2)
+        accuracies = [min(max(acc, 1e-6), 1 - 1e-6) for acc, _ in votes]
+        wrong = [math.log((1 - acc) / (n - 1)) for acc in accuracies]
+        # log-likelihood of each voted value; every value nobody voted has sum(wrong)
+        scores: dict[str, float] = {}
+        for (_, values), acc, miss in zip(votes, accuracies, wrong, strict=True):
+            scores.setdefault(values[d], sum(wrong))
+            scores[values[d]] += math.log(acc) - miss
+        unvoted = n - len(scores)
+        top = max(scores.values())
+        total = sum(math.exp(v - top) for v in scores.values())
+        total += unvoted * math.exp(sum(wrong) - top)
+        best = max(scores, key=scores.get)
+        final[d], confidence[d] = best, math.exp(scores[best] - top) / total
+    return final, confidence

@@ -33,11 +33,15 @@ class ConsensusRule(StrEnum):
 
 CONSENSUS_RULES: tuple[str, ...] = tuple(ConsensusRule)
 DEFAULT_CONSENSUS_RULE = ConsensusRule.MAJORITY  # projects, `fgtext merge` and the CLIs
-# `fgtext merge` also has the reliability model's rule: a clip is final when every dimension's
-# Dawid-Skene posterior reaches a threshold (`fgtext.consensus.posterior_status`). It needs all
-# of a project's labels at once, so it is not (yet) a project setting of the annotation store.
+# The reliability model's rule: a clip is final when every dimension's Dawid-Skene posterior
+# reaches a threshold (`fgtext.consensus.posterior_status`). It needs all the labels at once, so
+# it is not a vote rule of `fgtext.consensus.consensus`; `fgtext merge` and a store project may
+# use it (`fgtext.store.reliability` says how the store keeps it off the hot path).
 DAWID_SKENE = "dawid-skene"
 MERGE_RULES: tuple[str, ...] = (*CONSENSUS_RULES, DAWID_SKENE)
+PROJECT_RULES = MERGE_RULES  # the rules a project of the annotation store may use
+ProjectRule = Literal["unanimous", "majority", "dawid-skene"]
+assert get_args(ProjectRule) == PROJECT_RULES
 DEFAULT_POSTERIOR_THRESHOLD = 0.9
 
 

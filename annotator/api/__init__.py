@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter, Depends
 
-from annotator.api import annotations, assignment, auth, export, projects, review, users
+from annotator.api import (
+    annotations,
+    assignment,
+    auth,
+    export,
+    projects,
+    quality,
+    review,
+    users,
+)
 from annotator.api.models import COMMON_ERRORS, described
 from annotator.deps import require_csrf
 
@@ -10,5 +19,5 @@ API_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_PREFIX, responses=described(COMMON_ERRORS))
 api_router.include_router(auth.router)  # login is exempt from CSRF; logout is not
-for module in (users, projects, assignment, annotations, review, export):
+for module in (users, projects, assignment, annotations, review, quality, export):
     api_router.include_router(module.router, dependencies=[Depends(require_csrf)])

@@ -11,7 +11,12 @@ from fgtext.schema import DIMENSIONS
 from fgtext.store.annotations import MAX_SECONDS_SPENT
 from fgtext.store.models import as_utc
 from fgtext.validation import MAX_ID, Number, Text, finite_or_none
-from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ConsensusRule, Role
+from fgtext.vocabulary import (
+    DEFAULT_CONSENSUS_RULE,
+    DEFAULT_POSTERIOR_THRESHOLD,
+    ProjectRule,
+    Role,
+)
 
 
 class FieldProblem(BaseModel):
@@ -110,6 +115,18 @@ class UserUpdate(BaseModel):
 # -- projects and clips ---------------------------------------------------------------------
 
 
+IMPORT_GOLD = (
+    "Make the dataset's clips of status `gold` gold clips with their values (`fgtext synth` "
+    "marks every clip gold, so this is asked for)."
+)
+
+
+ADAPTIVE_K = (
+    "Adaptive k (dawid-skene rule; both or neither): from k_min labels a clip gets another "
+    "annotator only while a posterior is below the threshold, never more than k_max."
+)
+
+
 class ProjectCreate(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     dataset_dir: Text = Field(
@@ -119,13 +136,41 @@ class ProjectCreate(BaseModel):
         "root (FGTEXT_MEDIA_ROOT); relative paths are relative to the media root.",
     )
     annotators_per_clip: int = Field(default=2, ge=1, le=50)
-    consensus_rule: ConsensusRule = DEFAULT_CONSENSUS_RULE
+    consensus_rule: ProjectRule = DEFAULT_CONSENSUS_RULE.value
+    confidence_threshold: Number = Field(
+        default=DEFAULT_POSTERIOR_THRESHOLD, gt=0, le=1,
+        description="The dawid-skene rule: a clip is final when every dimension's posterior "
+        "reaches this.",
+    )  # fmt: skip
+    k_min: int | None = Field(default=None, ge=1, le=50, description=ADAPTIVE_K)
+    k_max: int | None = Field(default=None, ge=1, le=50, description=ADAPTIVE_K)
+    gold_rate: Number = Field(
+        default=0.0, ge=0, le=1, description="Share of each annotator's clips drawn from the "
+        "gold clips (0.05: 1 in 20); 0: gold clips come in the ordinary order.",
+    )  # fmt: skip
+    import_gold: bool = Field(default=False, description=IMPORT_GOLD)
 
 
 class ClipsAdd(BaseModel):
     dataset_dir: Text = Field(
         min_length=1, max_length=1000, description="As in ProjectCreate.dataset_dir."
     )
+    import_gold: bool = Field(default=False, description=IMPORT_GOLD)
+
+
+class ProjectSettings(_FromRows):
+    """A project's settings that only admins and reviewers see (annotators are not told that
+    gold clips are mixed in)."""
+
+    gold_rate: float
+
+
+class ProjectSettingsUpdate(BaseModel):
+    gold_rate: Number | None = Field(default=None, ge=0, le=1)
+
+
+class GoldRequest(BaseModel):
+    attributes: Attributes = Field(description="The clip's four known values.")
 
 
 class MemberAdd(BaseModel):
@@ -149,6 +194,9 @@ class ProjectPublic(_FromRows):
     name: str
     annotators_per_clip: int
     consensus_rule: str
+    confidence_threshold: float
+    k_min: int | None
+    k_max: int | None
     created_at: UtcDatetime
 
 
@@ -238,6 +286,11 @@ class AdjudicationPublic(_FromRows):
     reason: str
     version: int
     updated_at: UtcDatetime
+
+
+class GoldPublic(BaseModel):
+    clip: ClipPublic
+    attributes: dict[str, str]
 
 
 class ClipReview(BaseModel):

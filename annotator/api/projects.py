@@ -87,8 +87,13 @@ def create_project(
         dataset_dir=resolve_dataset_dir(settings.media_root, body.dataset_dir),
         annotators_per_clip=body.annotators_per_clip,
         consensus_rule=body.consensus_rule,
+        confidence_threshold=body.confidence_threshold,
+        k_min=body.k_min,
+        k_max=body.k_max,
         actor=user,
         media_root=settings.media_root.resolve(),
+        gold_rate=body.gold_rate,
+        import_gold=body.import_gold,
     )
     return project_detail(session, project)
 
@@ -112,7 +117,7 @@ def add_clips(
     project = policies.projects.require_admin(session, user, project_id)
     dataset_dir = resolve_dataset_dir(settings.media_root, body.dataset_dir)
     added = store.add_clips_from_dataset(
-        session, project=project, dataset_dir=dataset_dir, actor=user
+        session, project=project, dataset_dir=dataset_dir, actor=user, import_gold=body.import_gold
     )
     return AddedClips(
         project=ProjectPublic.model_validate(project), added=added.added, unchanged=added.unchanged

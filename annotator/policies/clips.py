@@ -36,6 +36,14 @@ def require_review(session: Session, user: User, clip_id: int) -> tuple[Clip, Pr
     return clip, project
 
 
+def require_manage_gold(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
+    """Marking and unmarking gold clips is for admins: gold is hidden from everyone who labels
+    (404 if the project is unseen, 403 for others)."""
+    clip, project = require_access(session, user, clip_id)
+    require_role(user, Role.ADMIN)
+    return clip, project
+
+
 def require_annotate(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
     """The clip and its project, if the user may see it (else 404) and work on it in their
     queue, e.g. skip it (else 403)."""

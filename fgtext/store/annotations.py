@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
-from fgtext.store.assignment import DEFAULT_LEASE_SECONDS, live_leases_of_others
+from fgtext.store.assignment import DEFAULT_LEASE_SECONDS, live_leases_of_others, open_leases
 from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import (
     ConflictError,
@@ -31,7 +31,7 @@ from fgtext.store.models import Annotation, Clip, Lease, Project, Skip, User, ut
 from fgtext.store.projects import project_schema
 from fgtext.store.review import refresh_clip_status
 from fgtext.validation import finite_or_none
-from fgtext.vocabulary import ClipStatus
+from fgtext.vocabulary import OPEN_STATUSES, ClipStatus
 
 MAX_NOTE = 2000
 MAX_SECONDS_SPENT = 86400.0  # on one clip: more is a tab left open, not work
@@ -104,10 +104,13 @@ def submit_annotation(
         ).first()
         if lease is None:
             leased = session.exec(select(live_leases_of_others(clip.id, user.id, now))).one()
-            if len(others) + leased >= project.annotators_per_clip:
+            # adaptive k: a decided clip wants no more labels, though below k_max
+            decided = project.k_max is not None and clip.status not in OPEN_STATUSES
+            if leased >= open_leases(project, len(others)) or decided:
+                n = project.max_annotators if project.k_max is None else len(others) + leased
                 raise ConflictError(
-                    f"clip {clip.clip_id!r} already has its {project.annotators_per_clip} "
-                    "annotators (labelled or reserved); ask for the next clip"
+                    f"clip {clip.clip_id!r} already has its {n} annotators (labelled or "
+                    "reserved); ask for the next clip"
                 )
         annotation = Annotation(
             clip_id=clip.id, user_id=user.id, **values, unsure=bool(unsure), note=note,
@@ -197,7 +200,8 @@ def withdraw_annotation(session: Session, *, annotation: Annotation, user: User)
         stored, user, clip, project = _stored_annotation(session, annotation_id, user)
         if (
             clip.status == ClipStatus.ADJUDICATED
-            or clip.n_annotations >= project.annotators_per_clip
+            or clip.n_annotations >= project.max_annotators
+            or (project.k_max is not None and clip.status not in OPEN_STATUSES)
         ):
             raise ConflictError(
                 f"clip {clip.clip_id!r} has all its labels (or a reviewer's decision), so your "

@@ -1,7 +1,9 @@
 """Which clip an annotator labels next: leases and skips (who may ask: `annotator.policies`).
 
-A clip has room for another annotator while its annotations plus the live leases of other
-users are fewer than the project's k. `next_clip` picks, among the clips with room that the
+A clip has room for another annotator while it is open (unlabelled or in progress) and its
+annotations plus the live leases of other users are fewer than the project's k (with adaptive
+k: k_max, and past k_min one lease at a time; its status says whether it still wants another,
+`fgtext.store.review`). `next_clip` picks, among the clips with room that the
 user has neither labelled nor skipped, the one with the most annotations (finish clips before
 starting new ones), then the oldest. It leases the clip to the user for `lease_seconds`; asking
 again while the lease is live renews it and returns the same clip. A user holds at most one live
@@ -10,21 +12,26 @@ lease per project: `next_clip` only leases when they hold none, and withdrawing 
 
 The check and the lease are one transaction that holds the project's write lock (SQLite:
 BEGIN IMMEDIATE; PostgreSQL: a per-project advisory lock), so concurrent requests can never
-hand a clip to more than k annotators.
+hand a clip to more than k (k_max) annotators.
+
+Gold clips (`fgtext.store.gold`) follow the same rules; with a project `gold_rate`, each pick is
+first drawn as a gold turn or not (`is_gold_turn`), and the pool of that turn goes first.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, exists, func
+from sqlalchemy import delete, exists, func, true
 from sqlmodel import Session, select
 
 from fgtext.store.db import audit, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError
+from fgtext.store.gold import is_gold_turn, turns_taken
 from fgtext.store.models import (
     Annotation,
     Clip,
+    GoldClip,
     Lease,
     Project,
     Skip,
@@ -45,6 +52,16 @@ def live_leases_of_others(clip_id_column, user_id: int, now) -> object:
         .where(Lease.clip_id == clip_id_column, Lease.user_id != user_id, Lease.expires_at > now)
         .scalar_subquery()
     )
+
+
+def open_leases(project: Project, n_annotations: int) -> int:
+    """How many other users may hold live leases on a clip with `n_annotations` labels while
+    it is still handed on: up to k in all. With adaptive k, up to k_min in all, then one at a
+    time, so a clip is not handed to more annotators than its labels turn out to need."""
+    room = project.max_annotators - n_annotations
+    if project.k_max is None:
+        return room
+    return min(room, max(project.min_annotators - n_annotations, 1))
 
 
 def next_clip(
@@ -113,19 +130,40 @@ def _not_for(user: User, project: Project, *, exclude_seen_labels: bool) -> list
 def _first_open_clip(
     session: Session, *, project: Project, user: User, now, exclude_seen_labels: bool
 ) -> Clip | None:
-    """The first clip, fullest first and then oldest, with room for `user`. One index range
-    scan per annotation count (k at most), each stopping at its first match."""
-    k = project.annotators_per_clip
+    """The first clip, fullest first and then oldest, with room for `user`: on a gold turn
+    among the gold clips first, else among the others first. One index range scan per
+    annotation count (k at most) and pool, each stopping at its first match."""
+    pools = [true()]
+    if project.gold_rate > 0:
+        gold = exists().where(GoldClip.clip_id == Clip.id)
+        turn = turns_taken(session, project=project, user=user)
+        gold_turn = is_gold_turn(project.id, user.id, turn, project.gold_rate)
+        pools = [gold, ~gold] if gold_turn else [~gold, gold]
+    for pool in pools:
+        clip = _first_in_pool(
+            session, project=project, user=user, now=now, pool=pool,
+            exclude_seen_labels=exclude_seen_labels,
+        )  # fmt: skip
+        if clip is not None:
+            return clip
+    return None
+
+
+def _first_in_pool(
+    session: Session, *, project: Project, user: User, now, pool, exclude_seen_labels: bool
+) -> Clip | None:
+    k = project.max_annotators
     not_theirs = _not_for(user, project, exclude_seen_labels=exclude_seen_labels)
     for count in range(k - 1, -1, -1):
         clip = session.exec(
             select(Clip)
             .where(
+                pool,
                 Clip.project_id == project.id,
                 Clip.status == (ClipStatus.IN_PROGRESS if count else ClipStatus.UNLABELLED),
                 Clip.n_annotations == count,
                 *not_theirs,
-                count + live_leases_of_others(Clip.id, user.id, now) < k,
+                live_leases_of_others(Clip.id, user.id, now) < open_leases(project, count),
             )
             .order_by(Clip.id)
             .limit(1)
@@ -146,7 +184,7 @@ def remaining_for(
         .where(
             Clip.project_id == project.id,
             Clip.status.in_(OPEN_STATUSES),
-            Clip.n_annotations < project.annotators_per_clip,
+            Clip.n_annotations < project.max_annotators,
             *_not_for(user, project, exclude_seen_labels=exclude_seen_labels),
         )
     ).one()

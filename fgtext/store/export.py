@@ -4,7 +4,12 @@ Rows are built by `fgtext.dataset.dataset_row`, as `fgtext merge` builds them. F
 (status consensus / adjudicated / single) carry their final values, T_fg and every
 annotator's labels; dataset.json carries the agreement summary of the stored annotations. With
 `include_unfinished`, the other clips are written as "unlabelled" (null attributes and text,
-their annotations so far listed) instead of being left out. Video paths are absolute, or with
+their annotations so far listed) instead of being left out. Gold clips (`fgtext.store.gold`)
+are written with status "gold" and their known values, without their annotations: those are
+measurement of the annotators, not data (nor are they in the agreement summary). A project of
+the `dawid-skene` rule is exported from a fresh fit of the model on all its labels (gold clips
+anchoring it): each final row carries its values' posteriors (`confidence`) and dataset.json
+each annotator's estimated accuracy per dimension (`annotators`). Video paths are absolute, or with
 `copy_videos` relative: each source video is copied once into the dataset's `videos/` (segments
 keep their frame ranges), so the folder travels on its own (the annotator's download). Which
 file a clip's video is, when copied, is `video_file`'s answer: by default the stored path as
@@ -24,10 +29,11 @@ from sqlmodel import Session, select
 from fgtext.agreement import agreement_summary
 from fgtext.dataset import DatasetWriter, dataset_row
 from fgtext.errors import FgTextError
+from fgtext.store.gold import gold_values
 from fgtext.store.models import Adjudication, Annotation, Clip, Project, User
 from fgtext.store.projects import clip_video_path, project_classes, project_schema
-from fgtext.store.review import clip_status, project_agreement
-from fgtext.vocabulary import ClipStatus, is_final
+from fgtext.store.review import clip_status, fit_project, posterior_rule, project_agreement
+from fgtext.vocabulary import DAWID_SKENE, ClipStatus, is_final
 
 EXPORT_GENERATOR = "fgtext.store"
 
@@ -69,11 +75,15 @@ def export_project(
             .where(Clip.project_id == project.id)
         ).all()
     }
+    gold = gold_values(session, project=project)
+    fit = fit_project(session, project=project) if project.consensus_rule == DAWID_SKENE else None
+    index = fit.index() if fit is not None else {}
     source = {
         "generator": EXPORT_GENERATOR,
         "project": project.name,
         "annotators_per_clip": project.annotators_per_clip,
         "consensus_rule": project.consensus_rule,
+        **({"confidence_threshold": project.confidence_threshold} if fit is not None else {}),
         "labels_revision": project.labels_revision,
         "include_unfinished": include_unfinished,
         "videos": "copied" if copy_videos else "referenced",
@@ -87,8 +97,17 @@ def export_project(
             select(Clip).where(Clip.project_id == project.id).order_by(Clip.id)
         ):
             labels = annotations.get(clip.id, [])
-            if clip.id in decisions:
+            confidence = None
+            if clip.id in gold:
+                final, status, labels = gold[clip.id], ClipStatus.GOLD, []
+            elif clip.id in decisions:
                 final, status = decisions[clip.id], ClipStatus.ADJUDICATED
+            elif fit is not None:
+                final, status = None, ClipStatus.IN_PROGRESS
+                if len(labels) >= project.min_annotators:
+                    i = index[clip.clip_id]
+                    final, confidence = fit.final(i), fit.confidence(i)
+                    status = posterior_rule(project, len(labels), confidence)
             else:
                 final, status = clip_status(
                     [a for _, a in labels], k=project.annotators_per_clip,
@@ -109,9 +128,14 @@ def export_project(
                 "split": clip.split,
             }
             writer.add(
-                dataset_row(fields, final=final, status=status, annotations=labels, schema=schema)
-            )
+                dataset_row(
+                    fields, final=final, status=status, annotations=labels, schema=schema,
+                    confidence=confidence,
+                )
+            )  # fmt: skip
         writer.agreement = agreement_summary(report)
+        if fit is not None:
+            writer.annotators = fit.annotator_accuracy()
     return Path(out_dir)
 
 

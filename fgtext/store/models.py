@@ -16,7 +16,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from fgtext.schema import DIMENSIONS
-from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, ClipStatus
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, DEFAULT_POSTERIOR_THRESHOLD, ClipStatus
 
 # Named constraints, so migrations can drop and alter them by name on every back end.
 STORE_METADATA = MetaData(
@@ -80,12 +80,31 @@ class Project(StoreTable, table=True):
     # change what its stored labels mean.
     schema_spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     annotators_per_clip: int = 2  # k
-    consensus_rule: str = Field(default=DEFAULT_CONSENSUS_RULE, max_length=20)  # a ConsensusRule
+    consensus_rule: str = Field(default=DEFAULT_CONSENSUS_RULE, max_length=20)  # a ProjectRule
+    # The dawid-skene rule: final when every dimension's posterior reaches it.
+    confidence_threshold: float = DEFAULT_POSTERIOR_THRESHOLD
+    # Adaptive k (dawid-skene projects; None: k is fixed): from k_min labels a clip gets another
+    # annotator only while below the threshold, never more than k_max.
+    k_min: int | None = None
+    k_max: int | None = None
     # Absolute folder that relative Clip.video paths are relative to ("" if all are absolute).
     media_root: str = Field(default="", max_length=1000)
+    # Share of each annotator's clips drawn from the gold clips (`fgtext.store.gold`); 0: gold
+    # clips are handed in the ordinary order, like any other.
+    gold_rate: float = 0.0
     # Bumped by every write that changes labels; the agreement cache is keyed by it.
     labels_revision: int = 0
     created_at: datetime = _timestamp()
+
+    @property
+    def min_annotators(self) -> int:
+        """The labels a clip needs before its labels can decide it (k, or k_min)."""
+        return self.k_min if self.k_max is not None else self.annotators_per_clip
+
+    @property
+    def max_annotators(self) -> int:
+        """The most annotators a clip is ever handed to (k, or k_max)."""
+        return self.k_max if self.k_max is not None else self.annotators_per_clip
 
 
 class ProjectClass(StoreTable, table=True):
@@ -129,6 +148,8 @@ class Clip(StoreTable, table=True):
     source: str = Field(default="", max_length=1000)  # the dataset it was added from
     status: str = Field(default=ClipStatus.UNLABELLED, max_length=20)  # WORKFLOW_STATUSES
     n_annotations: int = 0  # kept equal to the clip's annotation count (assignment reads it)
+    # dawid-skene projects: the least certain dimension's posterior (None: not estimated)
+    confidence: float | None = None
     created_at: datetime = _timestamp()
 
 
@@ -193,6 +214,17 @@ class Adjudication(StoreTable, FourValues, table=True):
     updated_at: datetime = _timestamp()
 
 
+class GoldClip(StoreTable, FourValues, table=True):
+    """A clip whose four values are known (`fgtext.store.gold`): annotators' labels of it
+    measure them. Its own table, so nothing an annotator is shown of the clip changes."""
+
+    __tablename__ = "gold_clips"
+
+    clip_id: int = Field(foreign_key="clips.id", primary_key=True, ondelete="CASCADE")
+    project_id: int = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    created_at: datetime = _timestamp()
+
+
 class AgreementCache(StoreTable, table=True):
     """The project's agreement report as of `labels_revision` (recomputed when it moves)."""
 
@@ -233,6 +265,18 @@ class LoginFailure(StoreTable, table=True):
     username: str = Field(max_length=100)
     client: str = Field(max_length=100)
     at: datetime = _timestamp(index=True)
+
+
+class ReliabilityCache(StoreTable, table=True):
+    """The project's Dawid-Skene estimates as of `labels_revision` (`fgtext.store.reliability`):
+    {"annotators": {username: {dimension: accuracy}}}, refitted when labels changed."""
+
+    __tablename__ = "reliability_cache"
+
+    project_id: int = Field(foreign_key="projects.id", primary_key=True, ondelete="CASCADE")
+    labels_revision: int
+    model: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    computed_at: datetime = _timestamp()
 
 
 class AuditEvent(StoreTable, table=True):

@@ -1,9 +1,12 @@
-"""Projects (schema, classes with T_c, k, consensus rule), their members and their clips.
+"""Projects (schema, classes with T_c, k, consensus rule and its threshold, gold rate), their
+members and their clips.
 
 Clips come from an FG-Text dataset or manifest (what `fgtext import ...` or `fgtext synth`
 writes). Video paths under the project's media root are stored relative to it (the app serves
 only from there); a video outside it is stored as an absolute path, which the app's media
 route refuses to serve (exports still resolve it), so give a media root that holds the videos.
+With `import_gold`, the dataset's clips of status `gold` become gold clips with their values
+(`fgtext.store.gold`); it is asked for, because `fgtext synth` marks every clip gold.
 """
 
 from __future__ import annotations
@@ -22,10 +25,26 @@ from fgtext.dataset import Clip as DatasetClip
 from fgtext.schema import ClassDef, Schema
 from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
-from fgtext.store.models import Clip, Project, ProjectClass, ProjectMember, User
-from fgtext.vocabulary import CONSENSUS_RULES, DEFAULT_CONSENSUS_RULE, ClipStatus
+from fgtext.store.labels import validate_attributes
+from fgtext.store.models import Clip, GoldClip, Project, ProjectClass, ProjectMember, User
+from fgtext.vocabulary import (
+    DAWID_SKENE,
+    DEFAULT_CONSENSUS_RULE,
+    DEFAULT_POSTERIOR_THRESHOLD,
+    PROJECT_RULES,
+    ClipStatus,
+)
 
 _INSERT_CHUNK = 1000  # clips per multi-row INSERT
+
+
+def check_gold_rate(rate: object) -> float:
+    """The share of each annotator's clips drawn from the gold clips (`fgtext.store.gold`)."""
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+        raise InvalidInputError(
+            f"gold_rate is {rate!r}; expected a share from 0 to 1 (0.05: 1 in 20)"
+        )
+    return float(rate)
 
 
 @dataclass(frozen=True)
@@ -34,15 +53,42 @@ class AddClipsResult:
     unchanged: int  # clip ids the project already had (left exactly as they were)
 
 
-def _check_settings(annotators_per_clip: int, consensus_rule: str) -> None:
+def _check_settings(
+    annotators_per_clip: int,
+    consensus_rule: str,
+    threshold: float,
+    k_min: int | None = None,
+    k_max: int | None = None,
+) -> None:
     if not isinstance(annotators_per_clip, int) or annotators_per_clip < 1:
         raise InvalidInputError(
             f"annotators_per_clip is {annotators_per_clip!r}; expected a whole number >= 1"
         )
-    if consensus_rule not in CONSENSUS_RULES:
+    if consensus_rule not in PROJECT_RULES:
         raise InvalidInputError(
             f"consensus rule {consensus_rule!r} is unknown; "
-            f"expected one of {', '.join(CONSENSUS_RULES)}"
+            f"expected one of {', '.join(PROJECT_RULES)}"
+        )
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 < threshold <= 1
+    ):
+        raise InvalidInputError(
+            f"confidence_threshold is {threshold!r}; expected a posterior above 0, at most 1"
+        )
+    if k_min is None and k_max is None:
+        return
+    if consensus_rule != DAWID_SKENE:
+        raise InvalidInputError(
+            f"adaptive k (k_min, k_max) needs the {DAWID_SKENE} rule (its posteriors say when a "
+            f"clip has enough labels); the rule is {consensus_rule!r}"
+        )
+    if not all(isinstance(k, int) and not isinstance(k, bool) for k in (k_min, k_max)) or not (
+        1 <= k_min <= k_max
+    ):
+        raise InvalidInputError(
+            f"k_min {k_min!r} and k_max {k_max!r}: expected whole numbers, 1 <= k_min <= k_max"
         )
 
 
@@ -56,12 +102,17 @@ def create_project(
     consensus_rule: str = DEFAULT_CONSENSUS_RULE,
     actor: User | None,
     media_root: Path | None = None,
+    confidence_threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
+    k_min: int | None = None,
+    k_max: int | None = None,
 ) -> Project:
-    """A project without clips; the class texts T_c default to the schema's template."""
+    """A project without clips; the class texts T_c default to the schema's template. With
+    `k_min` and `k_max` (the dawid-skene rule only), k is adaptive and `annotators_per_clip`
+    is not used."""
     name = name.strip() if isinstance(name, str) else ""
     if not name:
         raise InvalidInputError("project name is empty; expected a non-empty name")
-    _check_settings(annotators_per_clip, consensus_rule)
+    _check_settings(annotators_per_clip, consensus_rule, confidence_threshold, k_min, k_max)
     infos = class_infos(classes, schema)
     if not infos:
         raise InvalidInputError(f"project {name!r} needs at least one class")
@@ -69,6 +120,7 @@ def create_project(
         project = _insert_project(
             session, name=name, schema=schema, classes=infos, k=annotators_per_clip,
             rule=consensus_rule, actor=actor, media_root=media_root,
+            threshold=confidence_threshold, k_min=k_min, k_max=k_max,
         )  # fmt: skip
     return project
 
@@ -83,6 +135,10 @@ def _insert_project(
     rule: str,
     actor: User | None,
     media_root: Path | None,
+    gold_rate: float = 0.0,
+    threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
+    k_min: int | None = None,
+    k_max: int | None = None,
 ) -> Project:
     if session.exec(select(Project).where(Project.name == name)).first() is not None:
         raise ConflictError(f"project {name!r} exists already")
@@ -92,6 +148,10 @@ def _insert_project(
         annotators_per_clip=k,
         consensus_rule=rule,
         media_root=str(Path(media_root).resolve()) if media_root is not None else "",
+        gold_rate=gold_rate,
+        confidence_threshold=float(threshold),
+        k_min=k_min,
+        k_max=k_max,
     )
     session.add(project)
     try:
@@ -104,6 +164,8 @@ def _insert_project(
         session, actor=actor, action="project.create", entity_type="project",
         entity_id=project.id, project_id=project.id,
         payload={"name": name, "annotators_per_clip": k, "consensus_rule": rule,
+                 "gold_rate": gold_rate, "confidence_threshold": float(threshold),
+                 "k_min": k_min, "k_max": k_max,
                  "schema": f"{schema.name} {schema.version}", "classes": len(classes)},
     )  # fmt: skip
     return project
@@ -118,27 +180,39 @@ def create_project_from_dataset(
     consensus_rule: str = DEFAULT_CONSENSUS_RULE,
     actor: User | None,
     media_root: Path | None = None,
+    gold_rate: float = 0.0,
+    import_gold: bool = False,
+    confidence_threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
+    k_min: int | None = None,
+    k_max: int | None = None,
 ) -> Project:
     """A project with the dataset's schema, classes (and their T_c) and clips, in one
     transaction. `name` defaults to the dataset's name. Labels in the dataset are not
-    imported: the project starts unlabelled."""
+    imported: the project starts unlabelled (its gold clips' values, with `import_gold`)."""
     ds = open_dataset(dataset_dir)
     name = ds.name if name is None else name
     name = name.strip() if isinstance(name, str) else ""
     if not name:
         raise InvalidInputError("project name is empty; expected a non-empty name")
-    _check_settings(annotators_per_clip, consensus_rule)
+    _check_settings(annotators_per_clip, consensus_rule, confidence_threshold, k_min, k_max)
+    gold_rate = check_gold_rate(gold_rate)
     with write_transaction(session):
         project = _insert_project(
             session, name=name, schema=ds.schema, classes=ds.classes, k=annotators_per_clip,
-            rule=consensus_rule, actor=actor, media_root=media_root,
+            rule=consensus_rule, actor=actor, media_root=media_root, gold_rate=gold_rate,
+            threshold=confidence_threshold, k_min=k_min, k_max=k_max,
         )  # fmt: skip
-        _add_clips(session, project, ds, actor)
+        _add_clips(session, project, ds, actor, import_gold=import_gold)
     return project
 
 
 def add_clips_from_dataset(
-    session: Session, *, project: Project, dataset_dir: str | Path, actor: User | None
+    session: Session,
+    *,
+    project: Project,
+    dataset_dir: str | Path,
+    actor: User | None,
+    import_gold: bool = False,
 ) -> AddClipsResult:
     """Add the dataset's clips that the project lacks; clips it has (same clip_id) are left
     untouched, labels included. The dataset's classes must be the project's."""
@@ -146,7 +220,7 @@ def add_clips_from_dataset(
     with write_transaction(session, lock_project=project.id):
         project = _reload(session, project)
         _check_classes(session, project, ds)
-        return _add_clips(session, project, ds, actor)
+        return _add_clips(session, project, ds, actor, import_gold=import_gold)
 
 
 def _reload(session: Session, project: Project) -> Project:
@@ -178,17 +252,21 @@ def _video(ds: Dataset, clip: DatasetClip, media_root: str) -> str:
 
 
 def _add_clips(
-    session: Session, project: Project, ds: Dataset, actor: User | None
+    session: Session, project: Project, ds: Dataset, actor: User | None, *, import_gold: bool
 ) -> AddClipsResult:
     existing = set(session.exec(select(Clip.clip_id).where(Clip.project_id == project.id)))
     source = str(Path(ds.root).resolve())
     rows: list[dict[str, Any]] = []
     unchanged = 0
+    gold: dict[str, dict[str, str]] = {}
+    schema = project_schema(project)
     for clip in ds.clips():
         if clip.clip_id in existing:
             unchanged += 1
             continue
         existing.add(clip.clip_id)
+        if import_gold and clip.status == ClipStatus.GOLD and clip.attributes:
+            gold[clip.clip_id] = validate_attributes(schema, clip.attributes)
         rows.append(
             {
                 "project_id": project.id,
@@ -205,10 +283,20 @@ def _add_clips(
         )
     for start in range(0, len(rows), _INSERT_CHUNK):
         session.execute(insert(Clip), rows[start : start + _INSERT_CHUNK])
+    if gold:
+        ids = session.exec(select(Clip.clip_id, Clip.id).where(Clip.project_id == project.id)).all()
+        gold_rows = [
+            {"clip_id": db_id, "project_id": project.id, **gold[clip_id]}
+            for clip_id, db_id in ids
+            if clip_id in gold
+        ]
+        for start in range(0, len(gold_rows), _INSERT_CHUNK):
+            session.execute(insert(GoldClip), gold_rows[start : start + _INSERT_CHUNK])
     audit(
         session, actor=actor, action="project.add_clips", entity_type="project",
         entity_id=project.id, project_id=project.id,
-        payload={"dataset": source, "added": len(rows), "unchanged": unchanged},
+        payload={"dataset": source, "added": len(rows), "unchanged": unchanged,
+                 "gold": len(gold)},
     )  # fmt: skip
     return AddClipsResult(added=len(rows), unchanged=unchanged)
 

@@ -3,8 +3,21 @@
 A clip's status follows from its annotations and the project's settings (see
 `fgtext.vocabulary.ClipStatus`): with k annotations it is final when they meet the project's consensus
 rule (`fgtext.consensus.consensus`, the same rule `fgtext merge` applies), otherwise it is
-disputed and waits in the review queue until a reviewer adjudicates it. The stored
-`Clip.status` is refreshed in the transaction of every write that can change it.
+disputed and waits in the review queue until a reviewer adjudicates it. A gold clip
+(`fgtext.store.gold`) with all its labels is `gold` instead: known, never decided by votes.
+The stored `Clip.status` is refreshed in the transaction of every write that can change it.
+Gold clips' labels are measurement, not data: the agreement figures leave them out.
+
+The `dawid-skene` rule needs all the project's labels, too slow to refit on every submission.
+So a clip is decided when it is labelled by its own votes, each weighed by its annotator's
+accuracy as estimated by the last fit (`fgtext.consensus.vote_posterior`; an annotator the fit
+did not know counts as `DEFAULT_ACCURACY`), and the whole model (`fgtext.agreement.fit_reliability`,
+anchored by the gold clips) is refitted lazily: when the review queue, the agreement or the
+export is read and the labels changed since (`ReliabilityCache`, keyed by `labels_revision`).
+A refit rewrites every undecided clip's status and `confidence` (its least certain dimension's
+posterior) under the project's lock. The review queue of such a project is least certain first.
+With adaptive k (`Project.k_min`/`k_max`), a clip with at least k_min labels stays open (in
+progress) while `fgtext.consensus.needs_another_annotator` says so, and is decided at k_max.
 """
 
 from __future__ import annotations
@@ -14,31 +27,45 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import exists, func, true, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from fgtext.agreement import LabelTable, agreement_report
-from fgtext.consensus import consensus
+from fgtext.agreement import LabelTable, Reliability, agreement_report, fit_reliability
+from fgtext.consensus import (
+    consensus,
+    needs_another_annotator,
+    posterior_status,
+    vote_posterior,
+)
 from fgtext.schema import DIMENSIONS
 from fgtext.store.db import audit, write_transaction
-from fgtext.store.errors import InvalidInputError, NotFoundError
+from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
 from fgtext.store.labels import validate_attributes
 from fgtext.store.models import (
     Adjudication,
     AgreementCache,
     Annotation,
     Clip,
+    GoldClip,
     Project,
     ProjectClass,
+    ReliabilityCache,
     User,
     utc_now,
 )
 from fgtext.store.projects import project_schema
 from fgtext.validation import finite_or_none
-from fgtext.vocabulary import FINAL_STATUSES, WORKFLOW_STATUSES, ClipStatus
+from fgtext.vocabulary import (
+    DAWID_SKENE,
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    WORKFLOW_STATUSES,
+    ClipStatus,
+)
 
 AGREEMENT_BOOTSTRAP = 1000
+DEFAULT_ACCURACY = 0.8  # an annotator the last Dawid-Skene fit did not know yet
 
 
 def clip_status(
@@ -63,23 +90,36 @@ def refresh_clip_status(
     clip's annotations' attributes when the caller has them at hand, else they are read."""
     # Every adjudication sets the status, and nothing takes it back: a reviewer's word stands.
     if clip.status != ClipStatus.ADJUDICATED:
-        if labels is None:
-            rows = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
-            labels = [a.attributes for a in rows]
-        _, clip.status = clip_status(
-            labels, k=project.annotators_per_clip, rule=project.consensus_rule
-        )
+        if project.consensus_rule == DAWID_SKENE:
+            _, status, clip.confidence = _posterior_of_votes(session, clip=clip, project=project)
+        else:
+            if labels is None:
+                rows = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
+                labels = [a.attributes for a in rows]
+            _, status = clip_status(
+                labels, k=project.annotators_per_clip, rule=project.consensus_rule
+            )
+        if status not in OPEN_STATUSES and session.get(GoldClip, clip.id) is not None:
+            status = ClipStatus.GOLD
+        clip.status = status
         session.add(clip)
     return clip.status
 
 
 def clip_final_labels(session: Session, *, clip: Clip) -> tuple[dict[str, str] | None, str]:
     """(final attributes or None, status): the reviewer's values for an adjudicated clip, the
-    consensus of its annotations for a final one, None for the rest (status says why)."""
+    consensus of its annotations for a final one, the known values of a gold clip, None for the
+    rest (status says why)."""
+    gold = session.get(GoldClip, clip.id)
+    if gold is not None:
+        return gold.attributes, ClipStatus.GOLD
     project = session.get(Project, clip.project_id)
     adjudication = session.exec(select(Adjudication).where(Adjudication.clip_id == clip.id)).first()
     if adjudication is not None:
         return adjudication.attributes, ClipStatus.ADJUDICATED
+    if project.consensus_rule == DAWID_SKENE:
+        final, _, _ = _posterior_of_votes(session, clip=clip, project=project)
+        return (final, clip.status) if clip.status in FINAL_STATUSES else (None, clip.status)
     rows = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
     return clip_status(
         [a.attributes for a in rows], k=project.annotators_per_clip,
@@ -88,14 +128,125 @@ def clip_final_labels(session: Session, *, clip: Clip) -> tuple[dict[str, str] |
 
 
 def review_queue(session: Session, *, project: Project) -> list[Clip]:
-    """Clips with k annotations and no consensus, not yet adjudicated; oldest first."""
+    """Clips with k annotations and no consensus, not yet adjudicated; oldest first (for the
+    dawid-skene rule: least certain first, after a refit if labels changed)."""
+    order = [Clip.id]
+    if project.consensus_rule == DAWID_SKENE:
+        project_reliability(session, project=project)
+        order = [Clip.confidence, Clip.id]
     return list(
         session.exec(
             select(Clip)
             .where(Clip.project_id == project.id, Clip.status == ClipStatus.DISPUTED)
-            .order_by(Clip.id)
+            .order_by(*order)
         )
     )
+
+
+# -- the dawid-skene rule ---------------------------------------------------------------------
+
+
+def _posterior_of_votes(
+    session: Session, *, clip: Clip, project: Project
+) -> tuple[dict[str, str] | None, str, float | None]:
+    """(most probable values, status, least certain posterior) of a clip of a dawid-skene
+    project from its own votes and the last fit's accuracies."""
+    votes = session.exec(
+        select(User.username, Annotation)
+        .join(Annotation, Annotation.user_id == User.id)
+        .where(Annotation.clip_id == clip.id)
+        .order_by(Annotation.id)
+    ).all()
+    if len(votes) < project.min_annotators:
+        return None, ClipStatus.IN_PROGRESS if votes else ClipStatus.UNLABELLED, None
+    cached = session.get(ReliabilityCache, project.id)
+    known = cached.model.get("annotators", {}) if cached is not None else {}
+    schema = project_schema(project)
+
+    def accuracy(username: str, dimension: str) -> float:
+        return (known.get(username) or {}).get(dimension) or DEFAULT_ACCURACY
+
+    final, confidence = {}, {}
+    for d in DIMENSIONS:  # one dimension at a time: each has its own accuracies
+        f, c = vote_posterior(
+            [(accuracy(name, d), a.attributes) for name, a in votes],
+            {x: len(schema.values(x)) for x in DIMENSIONS},
+        )
+        final[d], confidence[d] = f[d], c[d]
+    return final, posterior_rule(project, len(votes), confidence), min(confidence.values())
+
+
+def posterior_rule(project: Project, n_annotations: int, confidence: Mapping[str, float]) -> str:
+    """The status of a clip with at least the project's minimum of labels under the
+    dawid-skene rule: in progress while adaptive k asks for another annotator, else final or
+    disputed by the threshold."""
+    if project.k_max is not None and needs_another_annotator(
+        n_annotations, confidence, k_min=project.k_min, k_max=project.k_max,
+        threshold=project.confidence_threshold,
+    ):  # fmt: skip
+        return ClipStatus.IN_PROGRESS
+    return posterior_status(n_annotations, confidence, project.confidence_threshold)
+
+
+def fit_project(session: Session, *, project: Project) -> Reliability | None:
+    """Dawid-Skene on every label of the project, anchored by its gold clips (None: no
+    labels). Gold clips' labels are in the fit: with known values they calibrate the
+    annotators' confusion matrices."""
+    rows = label_rows(session, project=project, with_gold=True)
+    if not rows:
+        return None
+    gold = dict(
+        (clip_id, g.attributes)
+        for clip_id, g in session.exec(
+            select(Clip.clip_id, GoldClip)
+            .join(GoldClip, GoldClip.clip_id == Clip.id)
+            .where(GoldClip.project_id == project.id)
+        ).all()
+    )
+    return fit_reliability(LabelTable.from_rows(rows), gold=gold)
+
+
+def project_reliability(session: Session, *, project: Project) -> dict[str, Any]:
+    """The project's Dawid-Skene estimates ({"annotators": {username: {dimension: accuracy}}}),
+    refitted under the project's lock when its labels changed since the cached fit; a refit
+    rewrites the status and confidence of every clip whose labels decide it."""
+    revision = session.exec(select(Project.labels_revision).where(Project.id == project.id)).one()
+    cached = session.get(ReliabilityCache, project.id, populate_existing=True)
+    if cached is not None and cached.labels_revision == revision:
+        return cached.model
+    with write_transaction(session, lock_project=project.id):
+        project = session.get(Project, project.id, populate_existing=True)
+        cached = session.get(ReliabilityCache, project.id, populate_existing=True)
+        if cached is not None and cached.labels_revision == project.labels_revision:
+            return cached.model  # another request refitted meanwhile
+        fit = fit_project(session, project=project)
+        model = {"annotators": fit.annotator_accuracy() if fit is not None else {}}
+        if cached is None:
+            cached = ReliabilityCache(project_id=project.id, labels_revision=0, model=model)
+        cached.labels_revision, cached.model = project.labels_revision, model
+        cached.computed_at = utc_now()
+        session.add(cached)
+        if fit is not None:
+            _rewrite_statuses(session, project, fit)
+    return model
+
+
+def _rewrite_statuses(session: Session, project: Project, fit: Reliability) -> None:
+    index = fit.index()
+    changes = []
+    for clip_db_id, clip_id, n in session.exec(
+        select(Clip.id, Clip.clip_id, Clip.n_annotations).where(
+            Clip.project_id == project.id,
+            Clip.status.not_in((ClipStatus.ADJUDICATED, ClipStatus.GOLD)),
+            Clip.n_annotations >= project.min_annotators,
+            ~exists().where(GoldClip.clip_id == Clip.id),
+        )
+    ).all():
+        confidence = fit.confidence(index[clip_id])
+        status = posterior_rule(project, n, confidence)
+        changes.append({"id": clip_db_id, "status": status, "confidence": min(confidence.values())})
+    if changes:
+        session.execute(update(Clip), changes)
 
 
 def adjudicate(
@@ -118,6 +269,10 @@ def adjudicate(
         if clip is None:
             raise NotFoundError("clip does not exist")
         project = session.get(Project, clip.project_id)
+        if session.get(GoldClip, clip.id) is not None:
+            raise ConflictError(
+                f"clip {clip.clip_id!r} is a gold clip: its values are known, not decided"
+            )
         values = validate_attributes(project_schema(project), attributes)
         decision = session.exec(select(Adjudication).where(Adjudication.clip_id == clip.id)).first()
         previous = decision.attributes if decision is not None else None
@@ -158,8 +313,11 @@ def _empty_report() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def label_rows(session: Session, *, project: Project) -> list[dict[str, Any]]:
-    """Long rows (clip_id, annotator, class, four dimensions) of every stored annotation."""
+def label_rows(
+    session: Session, *, project: Project, with_gold: bool = False
+) -> list[dict[str, Any]]:
+    """Long rows (clip_id, annotator, class, four dimensions) of every stored annotation but
+    gold clips' (measurement, not data), unless `with_gold`."""
     class_names = dict(
         session.exec(
             select(ProjectClass.class_id, ProjectClass.name).where(
@@ -171,7 +329,10 @@ def label_rows(session: Session, *, project: Project) -> list[dict[str, Any]]:
         select(Clip.clip_id, Clip.label, User.username, Annotation)
         .join(Annotation, Annotation.clip_id == Clip.id)
         .join(User, User.id == Annotation.user_id)
-        .where(Clip.project_id == project.id)
+        .where(
+            Clip.project_id == project.id,
+            true() if with_gold else ~exists().where(GoldClip.clip_id == Clip.id),
+        )
         .order_by(Clip.id, Annotation.id)
     ).all()
     return [
@@ -185,6 +346,8 @@ def project_agreement(session: Session, *, project: Project) -> dict[str, Any]:
     """The project's `fgtext.agreement` report (`AgreementReport.to_dict()`: per dimension,
     per annotator pair, per class) of its stored annotations; cached in the database and
     recomputed only when its labels changed since."""
+    if project.consensus_rule == DAWID_SKENE:
+        project_reliability(session, project=project)
     revision = session.exec(select(Project.labels_revision).where(Project.id == project.id)).one()
     cached = session.get(AgreementCache, project.id, populate_existing=True)
     if cached is not None and cached.labels_revision == revision:
@@ -258,11 +421,12 @@ def project_progress(session: Session, *, project: Project) -> dict[str, Any]:
             seconds[user_id, username].append(spent)
     total = sum(by_status.values())
     final = sum(by_status[s] for s in FINAL_STATUSES)
+    gold = by_status.get(ClipStatus.GOLD, 0)  # gold clips with all their labels
     return {
         "clips": total,
         "final": final,
         "in_review": by_status[ClipStatus.DISPUTED],
-        "remaining": total - final - by_status[ClipStatus.DISPUTED],
+        "remaining": total - final - gold - by_status[ClipStatus.DISPUTED],
         "by_status": by_status,
         "annotations": sum(counts.values()),
         "annotators": [

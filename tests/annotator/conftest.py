@@ -21,6 +21,7 @@ from annotator.cli import main
 from annotator.settings import Settings
 from fgtext import store
 from fgtext.synth import SynthConfig, synthesize
+from tests.conftest import PG_ADMIN, _pg_admin_connection, _sqlalchemy_url
 
 PASSWORD = "correct horse battery"
 DATASET = "synthetic"  # the dataset's folder inside the media root
@@ -150,3 +151,19 @@ def cli(monkeypatch, media_root, capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def second_database_url(database_url, tmp_path) -> Iterator[str]:
+    """Another fresh database on the same back end as `database_url`."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'world2.db'}"
+        return
+    name = database_url.rsplit("/", 1)[1] + "_2"
+    with _pg_admin_connection() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _sqlalchemy_url(PG_ADMIN, name)
+    finally:
+        with _pg_admin_connection() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -13,11 +13,9 @@ worlds once CSRF tokens and timestamps are normalised.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -29,25 +27,8 @@ from fgtext import store
 from fgtext.store import AuditEvent, Lease
 from tests.annotator.conftest import DATASET, PASSWORD
 from tests.annotator.test_annotations import RUB_EYES, TOUCH_NECK, next_clip, submit
-from tests.conftest import PG_ADMIN, _pg_admin_connection, _sqlalchemy_url
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?")
-
-
-@pytest.fixture
-def second_database_url(database_url, tmp_path) -> Iterator[str]:
-    """Another fresh database on the same back end as `database_url`."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'world2.db'}"
-        return
-    name = database_url.rsplit("/", 1)[1] + "_2"
-    with _pg_admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _sqlalchemy_url(PG_ADMIN, name)
-    finally:
-        with _pg_admin_connection() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

@@ -1,6 +1,6 @@
 import pytest
 
-from fgtext.consensus import consensus
+from fgtext.consensus import consensus, vote_posterior
 from fgtext.errors import FgTextError
 
 A = dict(initiator="right_hand", receiver="eyes", direction="back_and_forth", motion_type="rub")
@@ -36,3 +36,17 @@ def test_majority_is_per_dimension():
 def test_unknown_rule():
     with pytest.raises(FgTextError, match="unknown consensus rule 'plurality'"):
         consensus([A], "plurality")
+
+
+def test_vote_posterior_worked_example():
+    """Ten values per dimension. Two votes for A at accuracy 0.9: A has 0.9 * 0.9 = 0.81, each
+    of the nine others (0.1 / 9)^2; A's posterior is 0.81 / (0.81 + 9 * (0.1 / 9)^2)."""
+    ten = dict.fromkeys(A, 10)
+    final, confidence = vote_posterior([(0.9, A), (0.9, A)], ten)
+    assert final == A
+    assert confidence["initiator"] == pytest.approx(0.81 / (0.81 + 9 * (0.1 / 9) ** 2))
+    # A careful 0.9 against a careless 0.6 on motion_type: 0.9 * 0.4/9 vs 0.1/9 * 0.6
+    final, confidence = vote_posterior([(0.9, A), (0.6, B)], ten)
+    a, b = 0.9 * 0.4 / 9, 0.1 / 9 * 0.6
+    rest = 8 * (0.1 / 9) * (0.4 / 9)
+    assert final == A and confidence["motion_type"] == pytest.approx(a / (a + b + rest))

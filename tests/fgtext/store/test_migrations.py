@@ -14,9 +14,9 @@ from fgtext.store.models import STORE_METADATA
 TABLES = {
     "users", "projects", "project_classes", "project_members", "clips", "annotations",
     "leases", "skips", "adjudications", "agreement_cache", "audit_events", "sessions",
-    "login_failures",
+    "login_failures", "gold_clips", "reliability_cache",
 }  # fmt: skip
-HEAD = "0002_server_sessions"
+HEAD = "0003_annotation_quality"
 
 
 def tables(engine) -> set[str]:
@@ -116,13 +116,14 @@ def test_schema_status_describes_the_database(engine, database_url):
 def test_migration_scripts_are_found_in_the_checkout():
     assert (migrations_dir() / "env.py").is_file()
     assert sorted(p.name for p in (migrations_dir() / "versions").glob("*.py")) == [
-        "0001_initial_store.py", "0002_server_sessions.py"
+        "0001_initial_store.py", "0002_server_sessions.py", "0003_annotation_quality.py"
     ]  # fmt: skip
 
 
-def test_upgrading_from_0001_keeps_the_users_and_adds_the_session_tables(empty_engine):
+def test_upgrading_from_0001_keeps_the_users_and_adds_the_later_tables(empty_engine):
     store.upgrade_database(empty_engine, "0001")
-    assert tables(empty_engine) == TABLES - {"sessions", "login_failures"}
+    later = {"sessions", "login_failures", "gold_clips", "reliability_cache"}
+    assert tables(empty_engine) == TABLES - later
     with Session(empty_engine) as session:
         store.create_user(session, username="ada", password_hash="h", role="admin")
     assert store.upgrade_database(empty_engine).current == HEAD
@@ -132,7 +133,7 @@ def test_upgrading_from_0001_keeps_the_users_and_adds_the_session_tables(empty_e
         store.create_session(session, user=ada, max_age_seconds=60, idle_seconds=30)
         assert store.count_sessions(session, user=ada) == 1
     assert store.downgrade_database(empty_engine, "0001").current == "0001"
-    assert tables(empty_engine) == TABLES - {"sessions", "login_failures"}
+    assert tables(empty_engine) == TABLES - later
 
 
 @pytest.mark.parametrize(
