@@ -643,3 +643,44 @@ def test_the_quality_page_shows_gold_accuracy_and_flags(live_server, new_page):
     assert bars.count() == 2
     assert bars.nth(1).get_attribute("class") == "bar-poor"  # bob, flagged
     screenshot(admin, "quality", full_page=True)
+
+
+def test_a_dawid_skene_project_shows_its_posteriors(live_server, new_page):
+    """The posterior histogram on the dashboard and each dimension's posterior on the review
+    page, drawn without anything the Content-Security-Policy blocks."""
+    gold = {
+        c.clip_id: c.attributes for c in open_dataset(live_server.media_root / "synthetic").clips()
+    }
+    with live_server.session() as session:
+        users = {u.username: u for u in store.list_users(session)}
+        project = store.create_project_from_dataset(
+            session, name="Gestures DS", dataset_dir=live_server.media_root / "synthetic",
+            annotators_per_clip=2, consensus_rule="dawid-skene", actor=users["ada"],
+            media_root=live_server.media_root,
+        )  # fmt: skip
+        clips = store.list_clips(session, project=project)
+        for i, clip in enumerate(clips):
+            right = dict(gold[clip.clip_id])
+            slip = dict(gold[clips[-1 - i].clip_id])  # another class's values
+            # each slips on a quarter of the clips, so the model cannot tell who is right there
+            alice, bob = (
+                (slip, right) if i % 4 == 1 else (right, slip) if i % 4 == 3 else (right, right)
+            )
+            store.submit_annotation(session, clip=clip, user=users["alice"], attributes=alice)
+            store.submit_annotation(session, clip=clip, user=users["bob"], attributes=bob)
+        pid = project.id
+    admin = new_page("ada")
+    admin.goto(f"{live_server.url}/projects/{pid}/agreement")
+    summary = admin.text_content("[data-testid=posterior-summary]")
+    with live_server.session() as session:
+        stored = store.get_project(session, project_id=pid)
+        confidences = store.clip_confidences(session, project=stored)
+        queue = store.review_queue(session, project=stored)
+    assert f"{len(confidences)} clips, {len(queue)} below" in summary
+    assert admin.locator("#posterior-chart rect").count() == len(
+        {min(19, int(c * 20)) for c in confidences}
+    )
+    assert queue, confidences
+    admin.goto(f"{live_server.url}/clips/{queue[0].id}/review")
+    assert admin.locator("[data-testid^=posterior-]").count() == 5  # four dimensions and a note
+    assert f"{queue[0].confidence:.3f}" == admin.text_content("[data-testid=confidence]")
