@@ -201,3 +201,108 @@ def majority_values(review: Any) -> dict[str, str]:
         if counts:
             values[d] = counts.most_common(1)[0][0]
     return values
+
+
+# -- annotator quality and posteriors ---------------------------------------------------------
+
+FLAG_BELOW = 0.6  # the quality page's default threshold (its `?below=` parameter)
+
+
+def kappa_with_others(report: dict[str, Any], dimension: str = "tuple") -> dict[str, dict]:
+    """Per annotator, the agreement report's pairwise Cohen's kappa with each other annotator
+    averaged, weighted by the clips they share: {username: {"value", "clips"}}."""
+    kappa = (report.get("dimensions", {}).get(dimension) or {}).get("cohen_kappa") or {}
+    names, matrix = kappa.get("annotators") or [], kappa.get("matrix") or []
+    shared = kappa.get("n_items") or []
+    out = {}
+    for i, name in enumerate(names):
+        pairs = [(matrix[i][j], shared[i][j] or 0) for j in range(len(names))
+                 if j != i and matrix[i][j] is not None and shared[i][j]]  # fmt: skip
+        clips = sum(n for _, n in pairs)
+        out[name] = {"value": sum(v * n for v, n in pairs) / clips if clips else None,
+                     "clips": clips}  # fmt: skip
+    return out
+
+
+def quality_rows(
+    gold: dict[str, Any],
+    estimated: dict[str, dict[str, float | None]] | None,
+    report: dict[str, Any],
+    progress: dict[str, Any],
+    *,
+    below: float = FLAG_BELOW,
+) -> list[dict[str, Any]]:
+    """One row per annotator with labels: gold accuracy per dimension and 4-tuple (None
+    without gold labels), the model's estimated accuracy per dimension (None unless
+    dawid-skene), mean kappa with the others, speed (`annotator_speed`), and the reasons to
+    flag them: the 4-tuple's gold accuracy is below `below` with 95 % confidence (the upper
+    end of its interval is under it), or an estimated accuracy is below `below`."""
+    by_gold = {r["username"]: r for r in gold.get("annotators", [])}
+    kappa = kappa_with_others(report)
+    rows = []
+    for speed in annotator_speed(progress):
+        name = speed["username"]
+        scores = by_gold.get(name)
+        est = (estimated or {}).get(name) if estimated is not None else None
+        flags = []
+        if scores:
+            tuple_score = scores["accuracy"]["tuple"]
+            upper = tuple_score["ci95"][1]
+            if upper is not None and upper < below:
+                flags.append(f"gold 4-tuple accuracy under {below:g} (95 % interval up to "
+                             f"{upper:.2f})")  # fmt: skip
+        for d in DIMENSIONS:
+            value = (est or {}).get(d)
+            if value is not None and value < below:
+                flags.append(f"estimated {d.replace('_', ' ')} accuracy {value:.2f}")
+        rows.append({"username": name, "gold": scores, "estimated": est,
+                     "kappa": kappa.get(name, {"value": None, "clips": 0}), "speed": speed,
+                     "flags": flags})  # fmt: skip
+    return rows
+
+
+def accuracy_chart(rows: list[dict[str, Any]], *, below: float, left: float = 130,
+                   width: float = 460) -> dict[str, Any]:  # fmt: skip
+    """Bars of each annotator's gold 4-tuple accuracy with its 95 % interval on a 0..1 axis,
+    and the flag threshold's x."""
+
+    def x(v: float) -> float:
+        return round(left + max(0.0, min(1.0, v)) * width, 1)
+
+    bars = []
+    for r in rows:
+        if not r["gold"]:
+            continue
+        score = r["gold"]["accuracy"]["tuple"]
+        lo, hi = score["ci95"]
+        bars.append({"name": r["username"], "value": score["accuracy"], "labels": score["labels"],
+                     "correct": score["correct"], "bar_width": x(score["accuracy"]) - left,
+                     "ci": [lo, hi], "ci_lo": x(lo), "ci_hi": x(hi),
+                     "band": "poor" if r["flags"] else "good"})  # fmt: skip
+    ticks = [{"value": v, "x": x(v)} for v in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    return {"rows": bars, "ticks": ticks, "mark": x(below), "left": left, "width": width}
+
+
+def posterior_histogram(
+    confidences: list[float], threshold: float, *, bins: int = 20, width: float = 560,
+    height: float = 140,
+) -> dict[str, Any] | None:  # fmt: skip
+    """Clips per bin of their least certain posterior (bins of 1/`bins` on 0..1, the last one
+    closed), as SVG bars, and the threshold's x; None without posteriors."""
+    if not confidences:
+        return None
+    counts = [0] * bins
+    for c in confidences:
+        counts[min(bins - 1, max(0, int(c * bins)))] += 1
+    top = max(counts)
+    step = width / bins
+    bars = [
+        {"lo": i / bins, "hi": (i + 1) / bins, "count": n, "x": round(i * step, 1),
+         "width": round(step - 2, 1), "height": round(height * n / top, 1),
+         "y": round(height - height * n / top, 1), "below": (i + 1) / bins <= threshold}
+        for i, n in enumerate(counts)
+    ]  # fmt: skip
+    return {"bars": bars, "width": width, "height": height, "clips": len(confidences),
+            "below": sum(c < threshold for c in confidences), "threshold": threshold,
+            "threshold_x": round(threshold * width, 1), "top": top,
+            "ticks": [{"value": v, "x": round(v * width, 1)} for v in (0, 0.25, 0.5, 0.75, 1)]}  # fmt: skip

@@ -20,6 +20,7 @@ from annotator import charts, policies
 from annotator.api.auth import authenticate
 from annotator.api.models import AnnotationPublic
 from annotator.api.projects import clip_public, project_detail
+from annotator.api.quality import quality_figures
 from annotator.api.review import shown_reviews
 from annotator.auth import csrf_matches, end_session, require_same_origin, start_session
 from annotator.deps import Id, SessionDep, session_user
@@ -30,6 +31,7 @@ from fgtext.compose import compose_fg_text
 from fgtext.schema import DIMENSIONS
 from fgtext.store import User
 from fgtext.validation import MAX_ID, Text, finite_or_none
+from fgtext.vocabulary import DAWID_SKENE
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 REVIEW_PAGE_SIZE = 200  # the review queue page lists the oldest this many
@@ -280,6 +282,42 @@ def agreement_page(
         pair_table=pair_table,
         per_class=charts.per_class_rows(report, dimension),
         progress=store.project_progress(session, project=project),
+        posteriors=_posterior_histogram(session, project),
+        **_project_page_context(session, user, project),
+    )  # fmt: skip
+
+
+def _posterior_histogram(session, project: store.Project) -> dict[str, Any] | None:
+    """The clips' least certain posteriors in bins (dawid-skene projects; None otherwise)."""
+    if project.consensus_rule != DAWID_SKENE:
+        return None
+    return charts.posterior_histogram(
+        store.clip_confidences(session, project=project), project.confidence_threshold
+    )
+
+
+@router.get("/projects/{project_id}/quality")
+def quality_page(
+    request: Request,
+    project_id: Id,
+    session: SessionDep,
+    user: PageUser,
+    below: Annotated[float, Query(ge=0, le=1)] = charts.FLAG_BELOW,
+) -> HTMLResponse:
+    """Annotator quality: per annotator gold accuracy (per dimension and 4-tuple, with its
+    95 % interval), the model's estimated accuracy (dawid-skene), mean kappa with the others,
+    speed, and a flag for those below `below`."""
+    project = policies.projects.require_review(session, user, project_id)
+    report = store.project_agreement(session, project=project)
+    figures = quality_figures(session, project)
+    rows = charts.quality_rows(
+        figures["gold"], figures["estimated"], report,
+        store.project_progress(session, project=project), below=below,
+    )  # fmt: skip
+    return render(
+        request, "quality.html", user, rows=rows, gold=figures["gold"],
+        estimated=figures["estimated"] is not None, below=below,
+        chart=charts.accuracy_chart(rows, below=below),
         **_project_page_context(session, user, project),
     )  # fmt: skip
 
@@ -321,6 +359,10 @@ def review_clip_page(
         class_name=names.get(clip.label, str(clip.label)),
         suggestion=charts.majority_values(review), remaining=len(later),
         disagreeing=charts.disagreeing_dimensions(review), schema=detail.schema_spec,
+        posteriors=store.clip_posteriors(session, clip=clip, project=project)
+        if project.consensus_rule == DAWID_SKENE
+        else None,
+        confidence=clip.confidence, threshold=project.confidence_threshold,
         **_project_page_context(session, user, project),
     )  # fmt: skip
 

@@ -67,15 +67,21 @@ def update_settings(
     return project
 
 
-@router.get("/projects/{project_id}/quality")
-def quality(project_id: Id, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    """Per annotator, their labels of gold clips and per dimension (and the whole 4-tuple) the
-    share that equals the known values, with a 95 % Wilson interval; for dawid-skene projects
-    also `estimated`, each annotator's accuracy per dimension as the model estimates it."""
-    project = policies.projects.require_review(session, user, project_id)
+def quality_figures(session, project: Project) -> dict[str, Any]:
+    """Gold accuracy per annotator and, for dawid-skene projects, the model's estimated
+    accuracies (None otherwise): the quality route's answer and the quality page's figures."""
     estimated = (
         store.project_reliability(session, project=project)["annotators"]
         if project.consensus_rule == DAWID_SKENE
         else None
     )
     return {"gold": store.gold_accuracy(session, project=project), "estimated": estimated}
+
+
+@router.get("/projects/{project_id}/quality")
+def quality(project_id: Id, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """Per annotator, their labels of gold clips and per dimension (and the whole 4-tuple) the
+    share that equals the known value, with a 95 % Wilson interval; for dawid-skene projects
+    also `estimated`, each annotator's accuracy per dimension as the model estimates it."""
+    project = policies.projects.require_review(session, user, project_id)
+    return quality_figures(session, project)

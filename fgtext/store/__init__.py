@@ -116,7 +116,9 @@ from fgtext.store.projects import (
 )
 from fgtext.store.review import (
     adjudicate,
+    clip_confidences,
     clip_final_labels,
+    clip_posteriors,
     pair_confusion,
     project_agreement,
     project_progress,
@@ -189,7 +191,9 @@ __all__ = [
     "agreement_summary",
     "clear_login_failures",
     "clip_annotations",
+    "clip_confidences",
     "clip_final_labels",
+    "clip_posteriors",
     "clip_video_path",
     "count_annotations",
     "count_clips",

@@ -146,19 +146,20 @@ def review_queue(session: Session, *, project: Project) -> list[Clip]:
 # -- the dawid-skene rule ---------------------------------------------------------------------
 
 
-def _posterior_of_votes(
-    session: Session, *, clip: Clip, project: Project
-) -> tuple[dict[str, str] | None, str, float | None]:
-    """(most probable values, status, least certain posterior) of a clip of a dawid-skene
-    project from its own votes and the last fit's accuracies."""
-    votes = session.exec(
+def _votes(session: Session, clip: Clip) -> list[tuple[str, Annotation]]:
+    return session.exec(
         select(User.username, Annotation)
         .join(Annotation, Annotation.user_id == User.id)
         .where(Annotation.clip_id == clip.id)
         .order_by(Annotation.id)
     ).all()
-    if len(votes) < project.min_annotators:
-        return None, ClipStatus.IN_PROGRESS if votes else ClipStatus.UNLABELLED, None
+
+
+def _weigh_votes(
+    session: Session, project: Project, votes: list[tuple[str, Annotation]]
+) -> tuple[dict[str, str], dict[str, float]]:
+    """(most probable value, its posterior) per dimension of a clip's votes, each weighed by
+    its annotator's accuracy from the last fit."""
     cached = session.get(ReliabilityCache, project.id)
     known = cached.model.get("annotators", {}) if cached is not None else {}
     schema = project_schema(project)
@@ -173,7 +174,47 @@ def _posterior_of_votes(
             {x: len(schema.values(x)) for x in DIMENSIONS},
         )
         final[d], confidence[d] = f[d], c[d]
+    return final, confidence
+
+
+def _posterior_of_votes(
+    session: Session, *, clip: Clip, project: Project
+) -> tuple[dict[str, str] | None, str, float | None]:
+    """(most probable values, status, least certain posterior) of a clip of a dawid-skene
+    project from its own votes and the last fit's accuracies."""
+    votes = _votes(session, clip)
+    if len(votes) < project.min_annotators:
+        return None, ClipStatus.IN_PROGRESS if votes else ClipStatus.UNLABELLED, None
+    final, confidence = _weigh_votes(session, project, votes)
     return final, posterior_rule(project, len(votes), confidence), min(confidence.values())
+
+
+def clip_posteriors(
+    session: Session, *, clip: Clip, project: Project
+) -> dict[str, dict[str, Any]] | None:
+    """Per dimension of a clip of a dawid-skene project, {"value", "posterior"}: its votes'
+    most probable value and that value's posterior, the votes weighed by the last fit's
+    accuracies (as at submission; the cache keeps accuracies, not each clip's full-model
+    posteriors). None without labels."""
+    votes = _votes(session, clip)
+    if not votes:
+        return None
+    final, confidence = _weigh_votes(session, project, votes)
+    return {d: {"value": final[d], "posterior": confidence[d]} for d in DIMENSIONS}
+
+
+def clip_confidences(session: Session, *, project: Project) -> list[float]:
+    """The least certain posterior (`Clip.confidence`) of every clip of the project that has
+    one, gold clips aside (measured, not decided)."""
+    return list(
+        session.exec(
+            select(Clip.confidence).where(
+                Clip.project_id == project.id,
+                Clip.confidence.is_not(None),
+                ~exists().where(GoldClip.clip_id == Clip.id),
+            )
+        )
+    )
 
 
 def posterior_rule(project: Project, n_annotations: int, confidence: Mapping[str, float]) -> str:

@@ -609,3 +609,78 @@ def test_an_admin_ends_an_annotators_sessions_from_the_users_table(live_server, 
     expect(admin.locator(".toast-success")).to_have_text("alice is logged out everywhere")
     assert alice.goto(f"{url}/").url == f"{url}/login"  # her next page asks her to log in
     assert admin.goto(f"{url}/admin").url == f"{url}/admin"  # the admin's own session lives
+
+
+def test_the_quality_page_shows_gold_accuracy_and_flags(live_server, new_page):
+    """Three gold clips, bob slips on two of them: the page gives the hand-counted figures and
+    flags bob under a threshold of 0.8; the screenshot is the README's."""
+    gold = {
+        c.clip_id: c.attributes for c in open_dataset(live_server.media_root / "synthetic").clips()
+    }
+    with live_server.session() as session:
+        project = store.get_project(session, project_id=live_server.project_id)
+        clips = store.list_clips(session, project=project)
+        ada = store.get_user_by_username(session, username="ada")
+        for i in (0, 1, 3):  # bob slips on clips 1 and 3 (_label_the_rest)
+            store.mark_gold(session, clip=clips[i], attributes=gold[clips[i].clip_id], actor=ada)
+    _label_the_rest(live_server)
+    admin = new_page("ada")
+    url, pid = live_server.url, live_server.project_id
+    admin.goto(f"{url}/projects/{pid}/agreement")
+    admin.click("a[href$='/quality']")
+    admin.wait_for_url(f"{url}/projects/{pid}/quality")
+    assert admin.text_content("[data-testid=gold-tuple-alice]").split() == [
+        "3/3", "=", "1.00", "[0.44,", "1.00]"
+    ]  # fmt: skip
+    assert admin.text_content("[data-testid=gold-tuple-bob]").split()[:3] == ["1/3", "=", "0.33"]
+    assert admin.locator("#quality-table .pill-poor").count() == 0  # bob's interval: to 0.79
+    admin.fill("#below", "0.8")
+    admin.click("#below-form button")
+    admin.wait_for_url(f"{url}/projects/{pid}/quality?below=0.8")
+    expect(admin.locator("[data-testid=flag-bob]")).to_be_visible()
+    assert admin.locator("[data-testid=flag-alice]").count() == 0
+    bars = admin.locator("#accuracy-chart rect")
+    assert bars.count() == 2
+    assert bars.nth(1).get_attribute("class") == "bar-poor"  # bob, flagged
+    screenshot(admin, "quality", full_page=True)
+
+
+def test_a_dawid_skene_project_shows_its_posteriors(live_server, new_page):
+    """The posterior histogram on the dashboard and each dimension's posterior on the review
+    page, drawn without anything the Content-Security-Policy blocks."""
+    gold = {
+        c.clip_id: c.attributes for c in open_dataset(live_server.media_root / "synthetic").clips()
+    }
+    with live_server.session() as session:
+        users = {u.username: u for u in store.list_users(session)}
+        project = store.create_project_from_dataset(
+            session, name="Gestures DS", dataset_dir=live_server.media_root / "synthetic",
+            annotators_per_clip=2, consensus_rule="dawid-skene", actor=users["ada"],
+            media_root=live_server.media_root,
+        )  # fmt: skip
+        clips = store.list_clips(session, project=project)
+        for i, clip in enumerate(clips):
+            right = dict(gold[clip.clip_id])
+            slip = dict(gold[clips[-1 - i].clip_id])  # another class's values
+            # each slips on a quarter of the clips, so the model cannot tell who is right there
+            alice, bob = (
+                (slip, right) if i % 4 == 1 else (right, slip) if i % 4 == 3 else (right, right)
+            )
+            store.submit_annotation(session, clip=clip, user=users["alice"], attributes=alice)
+            store.submit_annotation(session, clip=clip, user=users["bob"], attributes=bob)
+        pid = project.id
+    admin = new_page("ada")
+    admin.goto(f"{live_server.url}/projects/{pid}/agreement")
+    summary = admin.text_content("[data-testid=posterior-summary]")
+    with live_server.session() as session:
+        stored = store.get_project(session, project_id=pid)
+        confidences = store.clip_confidences(session, project=stored)
+        queue = store.review_queue(session, project=stored)
+    assert f"{len(confidences)} clips, {len(queue)} below" in summary
+    assert admin.locator("#posterior-chart rect").count() == len(
+        {min(19, int(c * 20)) for c in confidences}
+    )
+    assert queue, confidences
+    admin.goto(f"{live_server.url}/clips/{queue[0].id}/review")
+    assert admin.locator("[data-testid^=posterior-]").count() == 5  # four dimensions and a note
+    assert f"{queue[0].confidence:.3f}" == admin.text_content("[data-testid=confidence]")
