@@ -7,11 +7,15 @@ from __future__ import annotations
 import io
 import shutil
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -167,3 +171,39 @@ def second_database_url(database_url, tmp_path) -> Iterator[str]:
     finally:
         with _pg_admin_connection() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real uvicorn server on loopback (its base URL), for concurrent clients."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def member_clients(
+    base_url: str, admin: Actor, make_user: Callable[..., Actor], project_id: int, names
+) -> list[httpx.Client]:
+    """New annotators `names`, members of the project, each with an httpx client logged in to
+    the live server at `base_url` (writes carry the CSRF header)."""
+    clients = []
+    for name in names:
+        make_user(name, login=False)
+        reply = admin.client.post(f"/api/v1/projects/{project_id}/members", json={"username": name})
+        assert reply.status_code == 201
+        client = httpx.Client(base_url=base_url, timeout=60)
+        login = client.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+        assert login.status_code == 200
+        client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+        clients.append(client)
+    return clients

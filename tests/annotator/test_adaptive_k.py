@@ -11,9 +11,8 @@ import httpx
 from sqlmodel import Session, select
 
 from fgtext import store
-from tests.annotator.conftest import DATASET, PASSWORD
+from tests.annotator.conftest import DATASET, member_clients
 from tests.annotator.test_annotations import RUB_EYES, next_clip, submit
-from tests.annotator.test_concurrency import live_server  # noqa: F401 (a fixture)
 
 # Four annotators who each see another body part: no posterior gets near a threshold.
 SPLIT = [RUB_EYES | {"initiator": part} for part in ("head", "face", "neck", "shoulders")]
@@ -83,26 +82,14 @@ N_ANNOTATORS = 10
 
 
 def test_concurrent_requests_never_hand_a_clip_to_more_than_k_max(
-    live_server,  # noqa: F811 (the imported fixture)
+    live_server,
     admin,
     make_user,
     engine,
 ):
     project = _adaptive_project(admin)
     names = [f"annotator{i}" for i in range(N_ANNOTATORS)]
-    for name in names:
-        make_user(name, login=False)
-        reply = admin.client.post(
-            f"/api/v1/projects/{project['id']}/members", json={"username": name}
-        )
-        assert reply.status_code == 201
-    clients = []
-    for name in names:
-        client = httpx.Client(base_url=live_server, timeout=60)
-        login = client.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
-        assert login.status_code == 200
-        client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
-        clients.append(client)
+    clients = member_clients(live_server, admin, make_user, project["id"], names)
     start, leased = threading.Barrier(N_ANNOTATORS), threading.Barrier(N_ANNOTATORS)
     first_round: dict[str, int] = {}
     labelled: list[tuple[str, int]] = []

@@ -49,6 +49,19 @@ class World:
         return reply.status_code, reply.headers.get("content-type", ""), body
 
 
+def _world_app(url: str, media_root: Path, password_hash: str) -> tuple[FastAPI, TestClient]:
+    """A fresh app on database `url` with Ada (admin), Ann and Bo (annotators); Ada's client."""
+    store.upgrade_database(url)
+    settings = Settings(
+        env="development", database_url=url, media_root=media_root, auto_upgrade=False
+    )
+    app = create_app(settings)
+    with Session(app.state.engine) as session:
+        for name, role in (("ada", "admin"), ("ann", "annotator"), ("bo", "annotator")):
+            store.create_user(session, username=name, password_hash=password_hash, role=role)
+    return app, _client(app, "ada")[0]
+
+
 def _client(app: FastAPI, username: str) -> tuple[TestClient, str]:
     client = TestClient(app)
     reply = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
@@ -60,15 +73,7 @@ def _client(app: FastAPI, username: str) -> tuple[TestClient, str]:
 
 def _build_world(url: str, media_root: Path, password_hash: str, bo_values: dict) -> World:
     """Ann labels the first clip, Bo labels it with `bo_values`, Ann holds the second clip."""
-    store.upgrade_database(url)
-    settings = Settings(
-        env="development", database_url=url, media_root=media_root, auto_upgrade=False
-    )
-    app = create_app(settings)
-    with Session(app.state.engine) as session:
-        for name, role in (("ada", "admin"), ("ann", "annotator"), ("bo", "annotator")):
-            store.create_user(session, username=name, password_hash=password_hash, role=role)
-    admin, _ = _client(app, "ada")
+    app, admin = _world_app(url, media_root, password_hash)
     project = admin.post(
         "/api/v1/projects", json={"name": "p", "dataset_dir": DATASET, "annotators_per_clip": 2}
     ).json()

@@ -4,56 +4,24 @@ no annotation lost."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 
 import httpx
-import pytest
-import uvicorn
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from fgtext.store import Lease
-from tests.annotator.conftest import PASSWORD
+from tests.annotator.conftest import PASSWORD, member_clients
 
 N_ANNOTATORS = 8
 ATTRIBUTES = {"initiator": "right_hand", "receiver": "eyes", "direction": "back_and_forth",
               "motion_type": "rub"}  # fmt: skip
 
 
-@pytest.fixture
-def live_server(app):
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
 def test_concurrent_next_clip_never_over_assigns(live_server, admin, project, make_user):
     k, n_clips = project["annotators_per_clip"], 6
     names = [f"annotator{i}" for i in range(N_ANNOTATORS)]
-    for name in names:
-        make_user(name, login=False)
-        reply = admin.client.post(
-            f"/api/v1/projects/{project['id']}/members", json={"username": name}
-        )
-        assert reply.status_code == 201
-    clients = []
-    for name in names:
-        client = httpx.Client(base_url=live_server, timeout=60)
-        login = client.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
-        assert login.status_code == 200
-        client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
-        clients.append(client)
+    clients = member_clients(live_server, admin, make_user, project["id"], names)
 
     start, leased = threading.Barrier(N_ANNOTATORS), threading.Barrier(N_ANNOTATORS)
     first_round: dict[str, int] = {}

@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from annotator.app import create_app
-from annotator.settings import Settings
 from fgtext import store
 from fgtext.dataset import open_dataset
 from fgtext.stats import binomial_interval
 from tests.annotator.conftest import DATASET
 from tests.annotator.test_annotations import RUB_EYES, TOUCH_NECK, _unzip, next_clip, submit
-from tests.annotator.test_blindness import World, _assert_same, _client, _everything
+from tests.annotator.test_blindness import World, _assert_same, _client, _everything, _world_app
 
 # Truth of the first clip in the gold world: Ann is right on three dimensions, Bo on one.
 TRUTH = {"initiator": "right_hand", "receiver": "eyes", "direction": "static",
@@ -25,15 +23,7 @@ TRUTH = {"initiator": "right_hand", "receiver": "eyes", "direction": "static",
 def _build_world(url: str, media_root: Path, password_hash: str, *, gold: bool) -> World:
     """Ann and Bo label the first clip (disagreeing), Ann holds the second. The project mixes
     in gold at rate 1 in both worlds; only in the gold world is the first clip gold."""
-    store.upgrade_database(url)
-    settings = Settings(
-        env="development", database_url=url, media_root=media_root, auto_upgrade=False
-    )
-    app = create_app(settings)
-    with Session(app.state.engine) as session:
-        for name, role in (("ada", "admin"), ("ann", "annotator"), ("bo", "annotator")):
-            store.create_user(session, username=name, password_hash=password_hash, role=role)
-    admin, _ = _client(app, "ada")
+    app, admin = _world_app(url, media_root, password_hash)
     body = {"name": "p", "dataset_dir": DATASET, "annotators_per_clip": 2, "gold_rate": 1.0}
     pid = admin.post("/api/v1/projects", json=body).json()["id"]
     for name in ("ann", "bo"):
