@@ -363,6 +363,9 @@ def review_clip_page(
         if project.consensus_rule == DAWID_SKENE
         else None,
         confidence=clip.confidence, threshold=project.confidence_threshold,
+        # admins mark a clip gold with the form's values, or unmark it (PUT/DELETE .../gold)
+        can_mark_gold=policies.clips.can_manage_gold(user),
+        gold=store.gold_values(session, project=project).get(clip.id),
         **_project_page_context(session, user, project),
     )  # fmt: skip
 

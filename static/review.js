@@ -34,6 +34,17 @@
   }
   $("decision-form").addEventListener("submit", (e) => { e.preventDefault(); decide(); });
 
+  // Admins: the form's values become the clip's known (gold) values, or it stops being gold.
+  async function gold(method) {
+    try {
+      await FG.api(method, `/api/v1/clips/${config.clip.id}/gold`, method === "PUT" ? { attributes: values() } : undefined);
+      FG.toast(method === "PUT" ? `${config.clip.clip_id} is gold` : `${config.clip.clip_id} is no longer gold`, "success");
+      setTimeout(() => location.reload(), 400);
+    } catch (e) { FG.toast(e.message, "error", 8000); }
+  }
+  $("btn-gold")?.addEventListener("click", () => gold("PUT"));
+  $("btn-ungold")?.addEventListener("click", () => gold("DELETE"));
+
   document.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); decide(); return; }
     if (e.target.closest("textarea, input:not([type=range]), select") || e.ctrlKey || e.metaKey || e.altKey) return;

@@ -36,6 +36,11 @@ def require_review(session: Session, user: User, clip_id: int) -> tuple[Clip, Pr
     return clip, project
 
 
+def can_manage_gold(user: User) -> bool:
+    """Gold is admins' business (the review page shows them its buttons)."""
+    return user.role == Role.ADMIN
+
+
 def require_manage_gold(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
     """Marking and unmarking gold clips is for admins: gold is hidden from everyone who labels
     (404 if the project is unseen, 403 for others)."""

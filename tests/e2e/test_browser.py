@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from fgtext import store
 from fgtext.dataset import open_dataset
+from fgtext.schema import DIMENSIONS
 from fgtext.store import Annotation, Clip
 from tests.e2e.conftest import PASSWORD, login, screenshot
 
@@ -684,3 +685,30 @@ def test_a_dawid_skene_project_shows_its_posteriors(live_server, new_page):
     admin.goto(f"{live_server.url}/clips/{queue[0].id}/review")
     assert admin.locator("[data-testid^=posterior-]").count() == 5  # four dimensions and a note
     assert f"{queue[0].confidence:.3f}" == admin.text_content("[data-testid=confidence]")
+
+
+def test_an_admin_marks_a_clip_gold_from_its_review_page(live_server, new_page):
+    """The review page's gold buttons: the form's values become the clip's known values, and
+    unmarking ends that; reviewers do not get the buttons."""
+    _label_the_rest(live_server)
+    with live_server.session() as session:
+        project = store.get_project(session, project_id=live_server.project_id)
+        clip = store.review_queue(session, project=project)[0]
+    admin = new_page("ada")
+    admin.goto(f"{live_server.url}/clips/{clip.id}/review")
+    chosen = {d: admin.input_value(f"#final-{d}") for d in DIMENSIONS}
+    admin.click("#btn-gold")
+    expect(admin.locator(".toast-success")).to_have_text(f"{clip.clip_id} is gold")
+    expect(admin.locator("#btn-ungold")).to_be_visible()  # after the reload
+    with live_server.session() as session:
+        project = store.get_project(session, project_id=live_server.project_id)
+        assert store.gold_values(session, project=project)[clip.id] == chosen
+    admin.click("#btn-ungold")
+    expect(admin.locator(".toast-success")).to_have_text(f"{clip.clip_id} is no longer gold")
+    expect(admin.locator("#btn-gold")).to_have_text("Mark gold with these values")
+    with live_server.session() as session:
+        project = store.get_project(session, project_id=live_server.project_id)
+        assert clip.id not in store.gold_values(session, project=project)
+    reviewer = new_page("rita")
+    reviewer.goto(f"{live_server.url}/clips/{clip.id}/review")
+    assert reviewer.locator("[data-testid=gold-box]").count() == 0
