@@ -85,6 +85,10 @@ def live_session(request: Request, db: Session) -> store.LiveSession | None:
     if token:
         settings = request.app.state.settings
         live = store.resolve_session(db, token=token, idle_seconds=settings.session_idle_seconds)
+        # End the read: the connection goes back to the pool before the request waits for its
+        # next thread, so connections are held only inside threads (no more of them than the
+        # pool has), and a writer holding the SQLite writers' lock never waits for the pool.
+        db.commit()
     request.state.fgtext_session = (db, live)
     return live
 

@@ -54,7 +54,7 @@ def login_redirect(_request: Request, exc: Exception) -> Response:
 def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
     user = None
     try:  # the top bar shows who is logged in, when that can be known
-        with Session(request.app.state.engine) as session:
+        with Session(request.app.state.engine, expire_on_commit=False) as session:
             user = session_user(request, session)
     except (FgTextError, SQLAlchemyError):  # e.g. the database is down: the page still renders
         user = None

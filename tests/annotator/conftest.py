@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,9 +174,9 @@ def second_database_url(database_url, tmp_path) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def live_server(app):
-    """The app on a real uvicorn server on loopback (its base URL), for concurrent clients."""
+@contextmanager
+def running(app) -> Iterator[str]:
+    """`app` on a real uvicorn server on loopback, in a thread: its base URL."""
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     )
@@ -186,9 +187,18 @@ def live_server(app):
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real uvicorn server on loopback (its base URL), for concurrent clients."""
+    with running(app) as url:
+        yield url
 
 
 def member_clients(

@@ -4,14 +4,18 @@ no annotation lost."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
+import anyio.to_thread
 import httpx
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from annotator.app import create_app
 from fgtext.store import Lease
-from tests.annotator.conftest import PASSWORD, member_clients
+from fgtext.store import db as db_module
+from tests.annotator.conftest import PASSWORD, member_clients, running
 
 N_ANNOTATORS = 8
 ATTRIBUTES = {"initiator": "right_hand", "receiver": "eyes", "direction": "back_and_forth",
@@ -134,3 +138,57 @@ def test_concurrent_next_and_withdraw_of_one_user_leave_one_lease(
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Lease)).one() <= 1
     assert most == 1  # the monitor saw the lease, and never a second
+
+
+class FewThreads:
+    """The app with its thread pool cut to `n` threads (set inside the server's event loop)."""
+
+    def __init__(self, app, n: int) -> None:
+        self.app, self.n = app, n
+
+    async def __call__(self, scope, receive, send) -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = self.n
+        await self.app(scope, receive, send)
+
+
+def test_more_requests_than_threads_and_connections_never_stall(
+    settings, admin, project, make_user, monkeypatch
+):
+    """Eight annotators against two threads and a pool of two connections. A request used to
+    keep its connection (an open read) while it waited for its next thread, so a writer holding
+    the SQLite writers' lock could wait for the pool until its 30 s timeout: every request
+    then stalled. Now connections are held only inside threads."""
+    monkeypatch.setattr(db_module, "POOL_SIZE", 2)
+    monkeypatch.setattr(db_module, "POOL_OVERFLOW", 0)
+    app = create_app(settings)
+    names = [f"annotator{i}" for i in range(N_ANNOTATORS)]
+    failures: list[str] = []
+    started = time.monotonic()
+    with running(FewThreads(app, 2)) as url:
+        clients = member_clients(url, admin, make_user, project["id"], names)
+
+        def annotate(client: httpx.Client) -> None:
+            for _ in range(3):
+                try:
+                    reply = client.post(f"/api/v1/projects/{project['id']}/next", timeout=20)
+                    if reply.status_code == 204:
+                        return
+                    done = client.post(
+                        f"/api/v1/clips/{reply.json()['id']}/annotations",
+                        json={"attributes": ATTRIBUTES}, timeout=20,
+                    )  # fmt: skip
+                    assert done.status_code == 201, done.text
+                except (httpx.HTTPError, AssertionError) as exc:
+                    failures.append(repr(exc))
+                    return
+
+        threads = [threading.Thread(target=annotate, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for c in clients:
+            c.close()
+    app.state.engine.dispose()
+    assert failures == []
+    assert time.monotonic() - started < 30
