@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,7 +59,13 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fgtext.db'}"
         return
-    name = f"fgtext_test_{uuid.uuid4().hex[:12]}"
+    with fresh_pg_database(f"fgtext_test_{uuid.uuid4().hex[:12]}") as url:
+        yield url
+
+
+@contextmanager
+def fresh_pg_database(name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database `name` (its SQLAlchemy URL), dropped afterwards."""
     with _pg_admin_connection() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

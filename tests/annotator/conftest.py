@@ -26,7 +26,7 @@ from annotator.cli import main
 from annotator.settings import Settings
 from fgtext import store
 from fgtext.synth import SynthConfig, synthesize
-from tests.conftest import PG_ADMIN, _pg_admin_connection, _sqlalchemy_url
+from tests.conftest import fresh_pg_database
 
 PASSWORD = "correct horse battery"
 DATASET = "synthetic"  # the dataset's folder inside the media root
@@ -164,14 +164,8 @@ def second_database_url(database_url, tmp_path) -> Iterator[str]:
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'world2.db'}"
         return
-    name = database_url.rsplit("/", 1)[1] + "_2"
-    with _pg_admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _sqlalchemy_url(PG_ADMIN, name)
-    finally:
-        with _pg_admin_connection() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_pg_database(database_url.rsplit("/", 1)[1] + "_2") as url:
+        yield url
 
 
 @contextmanager

@@ -11,11 +11,14 @@ LABELS = {"initiator": "right_hand", "receiver": "eyes", "direction": "back_and_
           "motion_type": "rub"}  # fmt: skip
 
 
-def make_project(session, admin, *, n_clips: int, k: int, name: str = "p") -> store.Project:
-    """A project with `n_clips` clips (ids c000, c001, ...) and k annotators per clip."""
+def make_project(
+    session, admin, *, n_clips: int, k: int, name: str = "p", **settings
+) -> store.Project:
+    """A project with `n_clips` clips (ids c000, c001, ...) and k annotators per clip;
+    `settings` go to `store.create_project` (consensus_rule, ...)."""
     project = store.create_project(
         session, name=name, schema=default_schema(), classes=load_class_list("smg")[:2],
-        annotators_per_clip=k, actor=admin,
+        annotators_per_clip=k, actor=admin, **settings,
     )  # fmt: skip
     session.execute(
         insert(store.Clip),

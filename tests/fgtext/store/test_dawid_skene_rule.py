@@ -8,7 +8,6 @@ import json
 import random
 
 import pytest
-from sqlalchemy import insert
 from sqlmodel import select
 
 from fgtext import store
@@ -17,27 +16,17 @@ from fgtext.consensus import posterior_status
 from fgtext.dataset import open_dataset
 from fgtext.schema import DIMENSIONS, default_schema, load_class_list
 from fgtext.store.models import ReliabilityCache
+from tests.fgtext.store.helpers import make_project
 
 N_CLIPS = 40
 ACCURACY = {"careful": 0.97, "careless1": 0.55, "careless2": 0.5}
 
 
 def _project(session, admin, *, threshold: float = 0.9) -> store.Project:
-    project = store.create_project(
-        session, name="ds", schema=default_schema(), classes=load_class_list("smg")[:2],
-        annotators_per_clip=3, consensus_rule="dawid-skene", confidence_threshold=threshold,
-        actor=admin,
+    return make_project(
+        session, admin, n_clips=N_CLIPS, k=3, name="ds", consensus_rule="dawid-skene",
+        confidence_threshold=threshold,
     )  # fmt: skip
-    session.execute(
-        insert(store.Clip),
-        [
-            {"project_id": project.id, "clip_id": f"c{i:03d}", "video": f"/v/c{i:03d}.mp4",
-             "label": i % 2, "split": "train"}
-            for i in range(N_CLIPS)
-        ],
-    )  # fmt: skip
-    session.commit()
-    return project
 
 
 def _label_everything(session, project) -> dict[str, dict[str, str]]:
