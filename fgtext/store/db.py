@@ -18,13 +18,13 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Connection, Engine, Integer, bindparam, event, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine
 
 from fgtext.store.errors import DatabaseUnavailableError, NotFoundError
-from fgtext.store.models import AuditEvent, User
+from fgtext.store.models import AuditEvent, User, utc_now
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
@@ -36,6 +36,12 @@ _WRITE = "fgtext_write"
 # key is the project id.
 _ADVISORY_NAMESPACE = 0x4647
 T = TypeVar("T")
+# Built once (as the hot paths' statements are): SQLAlchemy then neither rebuilds nor
+# recompiles them per call.
+_ADVISORY_LOCK = select(
+    func.pg_advisory_xact_lock(_ADVISORY_NAMESPACE, bindparam("project_id", type_=Integer))
+)
+_INSERT_AUDIT_EVENT = insert(AuditEvent.__table__)
 URL_EXAMPLES = "sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
 
 
@@ -135,8 +141,9 @@ def connection_error(engine: Engine, exc: OperationalError) -> DatabaseUnavailab
 
 
 @contextmanager
-def write_transaction(session: Session, *, lock_project: int | None = None) -> Iterator[None]:
-    """One write transaction: committed at the end, rolled back on any error.
+def write_transaction(session: Session, *, lock_project: int | None = None) -> Iterator[Connection]:
+    """One write transaction: committed at the end, rolled back on any error. Yields its
+    connection, on which the hot paths run their prebuilt Core statements.
 
     A transaction the session already has open (e.g. lazy loads after a previous commit) is
     committed first, so the write starts fresh with the write lock (SQLite) and reads the
@@ -155,9 +162,9 @@ def write_transaction(session: Session, *, lock_project: int | None = None) -> I
             session.rollback()
             raise connection_error(session.get_bind(), exc) from None
         if lock_project is not None and connection.dialect.name == "postgresql":
-            session.execute(select(func.pg_advisory_xact_lock(_ADVISORY_NAMESPACE, lock_project)))
+            connection.execute(_ADVISORY_LOCK, {"project_id": lock_project})
         try:
-            yield
+            yield connection
             session.commit()
         except BaseException:
             session.rollback()
@@ -173,15 +180,21 @@ def audit(
     entity_id: object,
     project_id: int | None = None,
     payload: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append an audit event to the current (write) transaction."""
-    event_row = AuditEvent(
-        actor_id=actor.id if actor is not None else None,
-        project_id=project_id,
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        payload=payload or {},
+) -> None:
+    """Append an audit event to the current (write) transaction: one prebuilt INSERT (the log
+    is written on every request of the hot path), after the session's pending rows, so the
+    log follows the order of the writes and may name their new ids."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    session.connection().execute(
+        _INSERT_AUDIT_EVENT,
+        {
+            "at": utc_now(),
+            "actor_id": actor.id if actor is not None else None,
+            "project_id": project_id,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": str(entity_id),
+            "payload": payload or {},
+        },
     )
-    session.add(event_row)
-    return event_row
