@@ -54,14 +54,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Figures, not pass/fail: agreement speed, server load on SQLite and PostgreSQL, page renders, training
-# throughput on CPU, and the synthetic learning check (a few minutes).
+# Figures, not pass/fail: agreement speed, server load on SQLite and PostgreSQL, page renders,
+# annotation quality and suggestion bias by simulation, training throughput on CPU, and the
+# synthetic learning check (a few minutes).
 bench: $(STAMP) postgres
 	$(BIN)/python bench/agreement.py
 	$(BIN)/python bench/server_load.py --seconds 10 --annotators 50 --workers 1,2
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/reliability.py
 	$(BIN)/python bench/annotation_quality.py
+	$(BIN)/python bench/suggestion_bias.py
 	$(BIN)/fgsgl-train bench --arch tiny
 	$(BIN)/python bench/learning_check.py
 

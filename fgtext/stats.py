@@ -41,6 +41,16 @@ def dataset_stats(ds: Dataset) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def accuracy_figures(correct: int, labels: int) -> dict[str, Any]:
+    """{"labels", "correct", "accuracy", "ci95"}: a share of right labels with its 95 % Wilson
+    interval; accuracy and ci95 are None for no labels."""
+    return {
+        "labels": labels, "correct": correct,
+        "accuracy": correct / labels if labels else None,
+        "ci95": list(binomial_interval(correct, labels)) if labels else None,
+    }  # fmt: skip
+
+
 def binomial_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a proportion (sound near 0 and 1 and for few trials, where the
     normal approximation is not); (0, 1) for no trials."""
@@ -52,7 +62,10 @@ def binomial_interval(successes: int, trials: int, level: float = 0.95) -> tuple
     half = (
         z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
     )
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # exact at the ends: rounding would leave 0 (or 1) right outside its own interval
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= trials else min(1.0, centre + half)
+    return low, high
 
 
 # Student's t, two-sided 95 %, by degrees of freedom (scipy is not a dependency of fgtext).

@@ -1,5 +1,5 @@
 """The project's closed vocabularies, each named once: roles, consensus (and merge) rules, clip
-statuses.
+statuses, suggestion conditions.
 
 StrEnums, so a member is its string ("admin" == Role.ADMIN): the database columns, the JSON API,
 the CLIs and the dataset files all hold the plain strings. The four FG-Text dimensions are
@@ -84,3 +84,15 @@ assert set(DATASET_STATUSES) == {*FINAL_STATUSES, ClipStatus.GOLD, ClipStatus.UN
 def is_final(status: str) -> bool:
     """Whether a clip with this status has settled attributes (gold counts: it is known)."""
     return status in FINAL_STATUSES or status == ClipStatus.GOLD
+
+
+class SuggestionCondition(StrEnum):
+    """Whether attribute suggestions (a class's typical combinations, a model's predictions) were
+    shown with an annotation and what became of them (`fgtext.agreement.suggestion_bias`)."""
+
+    NOT_SHOWN = "not_shown"  # the annotator saw no suggestion
+    ACCEPTED = "accepted"  # a suggestion was chosen and submitted unchanged
+    EDITED = "edited"  # suggestions were shown and none was submitted unchanged
+
+
+SUGGESTION_CONDITIONS: tuple[str, ...] = tuple(SuggestionCondition)

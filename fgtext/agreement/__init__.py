@@ -44,13 +44,16 @@ warning.
 
 Beyond agreement, the reliability model (`fgtext.agreement.dawid_skene`): Dawid-Skene per
 dimension gives each annotator's confusion matrix and estimated accuracy and each clip's
-posterior (`fit_reliability`).
+posterior (`fit_reliability`). Whether suggestions on the annotation page bias the labels
+(`fgtext.agreement.suggestion_bias`): agreement, gold accuracy and time per suggestion condition
+(`suggestion_bias`).
 """
 
 from fgtext.agreement.coefficients import TUPLE, TUPLE_SEPARATOR
 from fgtext.agreement.dawid_skene import Reliability, fit_reliability
 from fgtext.agreement.labels import LABEL_SUFFIXES, LabelTable, load_labels
 from fgtext.agreement.report import AgreementReport, agreement_report, agreement_summary
+from fgtext.agreement.suggestion_bias import SuggestionRecord, suggestion_bias
 
 __all__ = [
     "LABEL_SUFFIXES",
@@ -59,8 +62,10 @@ __all__ = [
     "AgreementReport",
     "LabelTable",
     "Reliability",
+    "SuggestionRecord",
     "agreement_report",
     "agreement_summary",
     "fit_reliability",
     "load_labels",
+    "suggestion_bias",
 ]

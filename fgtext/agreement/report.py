@@ -13,13 +13,81 @@ from fgtext.agreement.coefficients import (
     _analyse,
     _bootstrap_alphas,
     _BootVariable,
+    _Layout,
     _layout,
     _plain,
     _tuple_codes,
 )
-from fgtext.agreement.labels import LabelTable, _dimension_names, _encoded_table
+from fgtext.agreement.labels import LabelTable, _dimension_names, _Encoded, _encoded_table
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
+
+# --------------------------------------------------------------------------- the analysis
+
+
+@dataclass
+class _AnalysedVariables:
+    """Every coefficient of each variable (`results`, as in the report's "dimensions") and the
+    bootstrap's alphas of the variables whose alpha is defined (`samples`: one per resample,
+    NaN where 0/0; every variable saw the same resamples of the same clips, so two variables'
+    samples can be subtracted resample by resample)."""
+
+    enc: _Encoded
+    lay: _Layout
+    results: dict[str, dict[str, Any]]
+    samples: dict[str, np.ndarray]
+
+
+def _analyse_variables(
+    table: LabelTable,
+    dimensions: Sequence[str],
+    tuples: Mapping[str, Sequence[str]],
+    *,
+    n_bootstrap: int,
+    seed: int,
+) -> _AnalysedVariables:
+    """The coefficients of the table's `dimensions` and of joint variables (`tuples`: the name of
+    each joint variable and the dimensions it joins), with alpha's bootstrap interval over
+    `n_bootstrap` resamples of the clips drawn from `seed`."""
+    if n_bootstrap < 0:
+        raise FgTextError(f"n_bootstrap is {n_bootstrap}; expected 0 (no interval) or more")
+    enc = _encoded_table(table, dimensions)
+    lay = _layout(enc)
+    codes = {d: enc.codes[d][lay.order] for d in dimensions}
+    variables: list[tuple[str, np.ndarray, np.ndarray]] = [
+        (d, codes[d], enc.categories[d]) for d in dimensions
+    ]
+    for name, parts in tuples.items():
+        joint, labels = _tuple_codes([codes[p] for p in parts], [enc.categories[p] for p in parts])
+        variables.append((name, joint, labels))
+
+    results: dict[str, dict[str, Any]] = {}
+    boots: list[tuple[str, _BootVariable]] = []  # the variables whose alpha is defined
+    for name, var_codes, categories in variables:
+        results[name], boot, _ = _analyse(var_codes, categories, lay, enc)
+        if boot is not None:
+            boots.append((name, boot))
+
+    samples: dict[str, np.ndarray] = {}
+    if n_bootstrap and boots:
+        alphas = _bootstrap_alphas(
+            [b for _, b in boots], len(lay.resample_clips), n_bootstrap, seed
+        )
+        for index, (name, _) in enumerate(boots):
+            info = results[name]["krippendorff_alpha"]
+            samples[name] = alphas[:, index]
+            sample = samples[name][np.isfinite(samples[name])]
+            info["n_bootstrap"] = n_bootstrap
+            info["n_bootstrap_defined"] = int(sample.size)
+            if sample.size:
+                low, high = np.percentile(sample, [2.5, 97.5])
+                info["ci95"] = [float(low), float(high)]
+            else:
+                info["note"] = "ci95 undefined: no resample has two categories in use"
+    for figures in results.values():
+        figures["krippendorff_alpha"].setdefault("n_bootstrap", 0)
+    return _AnalysedVariables(enc, lay, results, samples)
+
 
 # --------------------------------------------------------------------------- the report
 
@@ -84,50 +152,17 @@ def agreement_report(
     """Every agreement coefficient of the table's dimensions (and of their 4-tuple); the
     bootstrap interval of alpha takes `n_bootstrap` resamples drawn from `seed`."""
     dimensions = _dimension_names(dimensions)
-    if n_bootstrap < 0:
-        raise FgTextError(f"n_bootstrap is {n_bootstrap}; expected 0 (no interval) or more")
     if include_tuple and TUPLE in dimensions:
         raise FgTextError(f"dimension name {TUPLE!r} is reserved for the joint variable")
-    enc = _encoded_table(table, dimensions)
-    lay = _layout(enc)
-    variables: list[tuple[str, np.ndarray, np.ndarray]] = [
-        (d, enc.codes[d][lay.order], enc.categories[d]) for d in dimensions
-    ]
-    if include_tuple and dimensions:
-        joint, labels = _tuple_codes([c for _, c, _ in variables], [n for _, _, n in variables])
-        variables.append((TUPLE, joint, labels))
-
-    results: dict[str, dict[str, Any]] = {}
-    boots: list[tuple[str, _BootVariable]] = []  # the variables whose alpha is defined
-    for name, codes, categories in variables:
-        results[name], boot, _ = _analyse(codes, categories, lay, enc)
-        if boot is not None:
-            boots.append((name, boot))
-
-    if n_bootstrap and boots:
-        alphas = _bootstrap_alphas(
-            [b for _, b in boots], len(lay.resample_clips), n_bootstrap, seed
-        )
-        for index, (name, _) in enumerate(boots):
-            info = results[name]["krippendorff_alpha"]
-            sample = alphas[:, index]
-            sample = sample[np.isfinite(sample)]
-            info["n_bootstrap"] = n_bootstrap
-            info["n_bootstrap_defined"] = int(sample.size)
-            if sample.size:
-                low, high = np.percentile(sample, [2.5, 97.5])
-                info["ci95"] = [float(low), float(high)]
-            else:
-                info["note"] = "ci95 undefined: no resample has two categories in use"
-    for figures in results.values():
-        figures["krippendorff_alpha"].setdefault("n_bootstrap", 0)
-
+    tuples = {TUPLE: dimensions} if include_tuple and dimensions else {}
+    analysed = _analyse_variables(table, dimensions, tuples, n_bootstrap=n_bootstrap, seed=seed)
+    enc, lay = analysed.enc, analysed.lay
     return AgreementReport(
         n_clips=lay.n_clips,
         n_annotators=lay.n_annotators,
         n_labels=len(enc.clip),
         annotators=[str(a) for a in enc.annotator_names],
-        dimensions=results,
+        dimensions=analysed.results,
         bootstrap={
             "n_resamples": n_bootstrap,
             "seed": seed,

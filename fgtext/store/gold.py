@@ -35,7 +35,7 @@ from sqlmodel import Session, select
 
 from fgtext.dataset import open_dataset
 from fgtext.schema import DIMENSIONS
-from fgtext.stats import binomial_interval
+from fgtext.stats import accuracy_figures
 from fgtext.store.db import audit, write_transaction
 from fgtext.store.errors import ConflictError, NotFoundError
 from fgtext.store.labels import validate_attributes
@@ -218,14 +218,6 @@ def list_gold(session: Session, *, project: Project) -> list[tuple[Clip, GoldCli
     ]
 
 
-def _score(correct: int, labels: int) -> dict[str, Any]:
-    lo, hi = binomial_interval(correct, labels)
-    return {
-        "labels": labels, "correct": correct,
-        "accuracy": correct / labels if labels else None, "ci95": [lo, hi],
-    }  # fmt: skip
-
-
 def gold_accuracy(session: Session, *, project: Project) -> dict[str, Any]:
     """Per annotator (by username): their labels of gold clips, and per dimension (and the whole
     4-tuple) how many equal the known value, the share, and its 95 % Wilson interval."""
@@ -255,7 +247,8 @@ def gold_accuracy(session: Session, *, project: Project) -> dict[str, Any]:
                 "username": username,
                 "gold_labels": labels[user_id, username],
                 "accuracy": {
-                    d: _score(right[d], labels[user_id, username]) for d in (*DIMENSIONS, TUPLE)
+                    d: accuracy_figures(right[d], labels[user_id, username])
+                    for d in (*DIMENSIONS, TUPLE)
                 },
             }
             for (user_id, username), right in sorted(counts.items(), key=lambda kv: kv[0][1])
