@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from fgtext.console import err_console, fmt, out_console
+from fgtext.console import err_console, fmt, out_console, progress_bar
 from fgtext.errors import FgTextError
 from training.config import DataConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig
 
@@ -207,14 +207,73 @@ def evaluate_command(
 
 def predict_command(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (train --out).")],
-    videos: Annotated[list[Path], typer.Argument(help="Video files, one clip each.")],
-    top_k: Annotated[int, typer.Option(help="Classes and FG-Texts to show.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    videos: Annotated[
+        list[Path] | None, typer.Argument(help="Video files, one clip each (or --dataset).")
+    ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(help="Predict the clips of this FG-Text dataset; write --out (suggestions)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="With --dataset: the suggestions file to write."),
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="With --dataset: this split only (default: every clip).")
+    ] = None,
+    top_k: Annotated[
+        int | None,
+        typer.Option(
+            help="Classes and FG-Texts to show (default 5); with --dataset, suggestions per "
+            "clip (default 3, at most 9)."
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="With --dataset: clips per batch (default 8).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="With --dataset: DataLoader worker processes (default 0).")
+    ] = None,
+    texts_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --dataset: a dataset whose labelled rows give the attributes of the run's "
+            "FG-Texts (default: the run's training dataset; name a copy if it has moved)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (VIDEO files).")] = False,
 ) -> None:
-    """Top-k classes of each video and the nearest FG-Text descriptions (predicted attributes)."""
+    """Top-k classes of each video and the nearest FG-Text descriptions (predicted attributes);
+    with --dataset, those attributes for every clip of a dataset as a suggestions file for its
+    annotators (candidates: the run's training texts, never the dataset's own labels)."""
+    # only the options given go on: each default lives with its function
+    dataset_options = {"split": split, "top_k": top_k, "batch_size": batch_size,
+                       "workers": workers, "texts_from": texts_from}  # fmt: skip
+    given = {name: value for name, value in dataset_options.items() if value is not None}
+    if dataset is None:
+        only_dataset = [f"--{name.replace('_', '-')}" for name in given if name != "top_k"]
+        only_dataset += ["--out"] if out is not None else []
+        if only_dataset:
+            raise FgTextError(
+                f"{', '.join(only_dataset)}: only with --dataset DATASET, not with video files"
+            )
+        if not videos:
+            raise FgTextError("give video files to predict, or --dataset DATASET --out FILE")
+        _predict_videos(run_dir, videos, as_json=as_json, **given)
+        return
+    if videos:
+        raise FgTextError("give video files or --dataset DATASET, not both")
+    if out is None:
+        raise FgTextError("--dataset needs --out FILE: the suggestions file to write")
+    if as_json:
+        raise FgTextError("--json prints the predictions of video files; --dataset writes --out")
+    _predict_dataset(run_dir, dataset, out, **given)
+
+
+def _predict_videos(run_dir: Path, videos: list[Path], *, as_json: bool, **options) -> None:
     from training.inference import predict_videos
 
-    results = predict_videos(run_dir, [str(v) for v in videos], top_k=top_k)
+    results = predict_videos(run_dir, [str(v) for v in videos], **options)
     if as_json:
         print(json.dumps(results, indent=2))
         return
@@ -235,6 +294,26 @@ def predict_command(
                 fmt(text["similarity"]) if text else "",
             )
         out_console.print(table)
+
+
+def _predict_dataset(run_dir: Path, dataset: Path, out: Path, **options) -> None:
+    from training.suggest import describe_undecodable, predict_dataset
+
+    with progress_bar("predicting clips") as progress:
+        result = predict_dataset(run_dir, dataset, out, progress=progress, **options)
+    summary = [f"wrote the suggestions for {result.clips} clip(s) to {result.path}"]
+    if result.undecodable:
+        summary.append(
+            f"left out {len(result.undecodable)} clip(s) that could not be decoded: "
+            f"{describe_undecodable(result.undecodable)}"
+        )
+    if result.texts_without_attributes:
+        summary.append(
+            f"{result.texts_without_attributes} FG-Text(s) of the run's text cache match no "
+            "labelled row of its training data and are never suggested"
+        )
+    for line in summary:  # on stderr, as progress: stdout stays empty
+        err_console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def bench_command(

@@ -180,14 +180,14 @@ def decode_clip_frames(
 class _Item:
     source: ClipSource
     label: int
-    text: str
+    text: str | None  # None: an unlabelled clip (prediction only)
 
 
-def _labelled_clips(root: Path, split: str | None):
+def _dataset_clips(root: Path, split: str | None, *, require_labels: bool):
     dataset = open_dataset(root)
     clips = list(dataset.clips(split))
     unlabelled = [c.clip_id for c in clips if c.status == "unlabelled"]
-    if unlabelled:
+    if unlabelled and require_labels:
         shown = ", ".join(unlabelled[:5]) + (", ..." if len(unlabelled) > 5 else "")
         raise FgTextError(
             f"{root}: {len(unlabelled)} clip(s) are unlabelled ({shown}); training needs final "
@@ -197,10 +197,12 @@ def _labelled_clips(root: Path, split: str | None):
 
 
 class VideoClipDataset(TorchDataset):
-    """The clips of one split of an FG-Text dataset as {"frames", "label", "text", "clip_id"}.
+    """The clips of one split of an FG-Text dataset (`split=None`: every clip) as {"frames",
+    "label", "text", "clip_id"}.
 
     `text_source="fg"` gives each clip's T_fg, `"class"` its class's T_c (the class-level-text
-    ablation).
+    ablation). Training needs final labels; `require_labels=False` (prediction) also takes
+    unlabelled clips, whose "text" is None.
 
     Training offsets are random per read yet reproducible: each read of item i seeds its own
     generator from (seed, i, the number of earlier reads of i by this copy of the dataset, and
@@ -211,7 +213,7 @@ class VideoClipDataset(TorchDataset):
     def __init__(
         self,
         dataset_dir: str | Path,
-        split: str,
+        split: str | None,
         *,
         num_frames: int = 8,
         image_size: int = 448,
@@ -220,6 +222,7 @@ class VideoClipDataset(TorchDataset):
         seed: int = 0,
         use_training_copy: bool = True,
         training_copy: str | Path | None = None,
+        require_labels: bool = True,
     ) -> None:
         if text_source not in ("fg", "class"):
             raise FgTextError(f"text_source must be 'fg' or 'class', got {text_source!r}")
@@ -228,10 +231,11 @@ class VideoClipDataset(TorchDataset):
                 f"num_frames and image_size must be positive (got {num_frames}, {image_size})"
             )
         self.root = Path(dataset_dir)
-        dataset, clips = _labelled_clips(self.root, split)
+        dataset, clips = _dataset_clips(self.root, split, require_labels=require_labels)
         if not clips:
             splits = ", ".join(sorted(dataset.info.splits)) or "none"
-            raise FgTextError(f"{self.root}: the split {split!r} has no clips (splits: {splits})")
+            which = "the dataset" if split is None else f"the split {split!r}"
+            raise FgTextError(f"{self.root}: {which} has no clips (splits: {splits})")
         classes = sorted(dataset.classes, key=lambda c: c.id)
         self.class_names = [c.name for c in classes]
         self.class_texts = [c.text for c in classes]
