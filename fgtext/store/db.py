@@ -13,14 +13,16 @@ submitting labels) first take a per-project advisory transaction lock.
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Integer, bindparam, event, func, insert, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine
 
 from fgtext.store.errors import DatabaseUnavailableError, NotFoundError
@@ -28,6 +30,8 @@ from fgtext.store.models import AuditEvent, User, utc_now
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
+PG_PING_AFTER_IDLE_S = 2.0  # a pooled connection idle longer is tested before use
+_IDLE_SINCE = "fgtext_idle_since"
 # Up to 40 connections: as many as the threads a web server runs sync endpoints in (anyio's
 # default), so a request never waits for the pool while another waits for a lock.
 POOL_SIZE, POOL_OVERFLOW = 20, 20
@@ -82,18 +86,43 @@ def create_db_engine(url: str, **engine_kw: Any) -> Engine:
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        engine_kw.setdefault("pool_pre_ping", True)
         engine_kw.setdefault("pool_size", POOL_SIZE)
         engine_kw.setdefault("max_overflow", POOL_OVERFLOW)
         try:
-            return create_engine(
+            engine = create_engine(
                 parsed, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}, **engine_kw
             )
         except NoSuchModuleError:  # pragma: no cover - psycopg is a dependency
             raise DatabaseUnavailableError("psycopg 3 is not installed") from None
+        if not engine_kw.get("pool_pre_ping"):
+            _ping_when_idle(engine)
+        return engine
     raise DatabaseUnavailableError(
         f"database URL {url!r}: back end {backend!r} is not supported; expected {URL_EXAMPLES}"
     )
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a pooled PostgreSQL connection before use when it has been idle for a while (the
+    server may have restarted or dropped it), as `pool_pre_ping` does before every use. A
+    request checks out a connection two or three times, each a round trip for the ping; a
+    connection back in use within seconds is as alive as the last statement on it showed."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection, record) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PG_PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error:  # e.g. AdminShutdown: terminated meanwhile
+            alive = False
+        if not alive:
+            raise DisconnectionError("the pooled connection is gone")  # the pool reconnects
 
 
 # One lock per SQLite engine: writers in this process queue on it (woken at once) instead of
@@ -122,11 +151,21 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def get_row(session: Session, model: type[T], ident: object, what: str) -> T:
-    """The `model` row with primary key `ident`, or NotFoundError naming it as `what`."""
-    row = session.get(model, ident)
+    """The `model` row with (single-column) primary key `ident`, or NotFoundError naming it as
+    `what`. The row as stored now (one prebuilt SELECT): every request reads its project and
+    clip afresh, and `Session.get` would build its statement anew each time."""
+    row = session.execute(
+        _by_primary_key(model), {"ident": ident}, execution_options={"populate_existing": True}
+    ).scalar_one_or_none()
     if row is None:
         raise NotFoundError(f"{what} {ident} does not exist")
     return row
+
+
+@cache
+def _by_primary_key(model: type) -> Any:
+    (key,) = model.__table__.primary_key.columns
+    return select(model).where(getattr(model, key.name) == bindparam("ident"))
 
 
 def describe_url(engine_or_url: Engine | str) -> str:
@@ -145,19 +184,24 @@ def write_transaction(session: Session, *, lock_project: int | None = None) -> I
     """One write transaction: committed at the end, rolled back on any error. Yields its
     connection, on which the hot paths run their prebuilt Core statements.
 
-    A transaction the session already has open (e.g. lazy loads after a previous commit) is
-    committed first, so the write starts fresh with the write lock (SQLite) and reads the
-    latest committed rows. `lock_project` serialises writers of one project on PostgreSQL
-    (SQLite's BEGIN IMMEDIATE already serialises every writer).
+    On SQLite a read transaction the session already has open (e.g. the request's policy
+    checks) is committed first, so the write starts fresh with the write lock and reads the
+    latest committed rows. On PostgreSQL it simply goes on: under READ COMMITTED every
+    statement reads the latest committed rows anyway, and going on saves a COMMIT, a pool
+    checkout and a BEGIN on every write. `lock_project` serialises writers of one project on
+    PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises every writer).
     """
-    if session.in_transaction():
+    writers = _SQLITE_WRITERS.get(session.get_bind())
+    if writers is not None and session.in_transaction():
         session.commit()
     with ExitStack() as held:
-        writers = _SQLITE_WRITERS.get(session.get_bind())
         if writers is not None:
             held.enter_context(writers)
         try:
-            connection = session.connection(execution_options={_WRITE: True})
+            # SQLite: the option makes the BEGIN an IMMEDIATE one (`_configure_sqlite`)
+            connection = session.connection(
+                execution_options={_WRITE: True} if writers is not None else None
+            )
         except OperationalError as exc:
             session.rollback()
             raise connection_error(session.get_bind(), exc) from None
