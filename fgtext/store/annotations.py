@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from sqlalchemy import bindparam, delete, func, insert, update
+from sqlalchemy import bindparam, delete, exists, func, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
@@ -77,17 +77,35 @@ _BUMP_LABELS_REVISION = (
     .where(Project.__table__.c.id == bindparam("project_id"))
     .values(labels_revision=Project.__table__.c.labels_revision + 1)
 )
-_CLIP_STATE = select(_clips.c.status, _clips.c.n_annotations, _clips.c.confidence).where(
-    _clips.c.id == bindparam("clip_id")
-)
+# The clip's stored state, with the user's own live lease, other users' live leases and whether
+# the user skipped it (one round trip under the project's lock).
+_CLIP_STATE = select(
+    _clips.c.status,
+    _clips.c.n_annotations,
+    _clips.c.confidence,
+    select(func.count())
+    .where(
+        _leases.c.clip_id == _clips.c.id,
+        _leases.c.user_id == bindparam("user_id"),
+        _leases.c.expires_at > bindparam("now"),
+    )
+    .scalar_subquery()
+    .label("mine"),
+    select(func.count())
+    .where(
+        _leases.c.clip_id == _clips.c.id,
+        _leases.c.user_id != bindparam("user_id"),
+        _leases.c.expires_at > bindparam("now"),
+    )
+    .scalar_subquery()
+    .label("leased"),
+    exists()
+    .where(_skips.c.clip_id == _clips.c.id, _skips.c.user_id == bindparam("user_id"))
+    .label("skipped"),
+).where(_clips.c.id == bindparam("clip_id"))
 _CLIP_LABELS = select(_annotations.c.id, _annotations.c.user_id, *_annotations.c[DIMENSIONS]).where(
     _annotations.c.clip_id == bindparam("clip_id")
 )
-# (the user's own live lease, other users' live leases) on the clip
-_CLIP_LEASES = select(
-    func.count().filter(_leases.c.user_id == bindparam("user_id")),
-    func.count().filter(_leases.c.user_id != bindparam("user_id")),
-).where(_leases.c.clip_id == bindparam("clip_id"), _leases.c.expires_at > bindparam("now"))
 _INSERT_ANNOTATION = insert(_annotations)
 _DELETE_USERS_LEASE = delete(_leases).where(
     _leases.c.clip_id == bindparam("clip_id"), _leases.c.user_id == bindparam("user_id")
@@ -122,12 +140,13 @@ def submit_annotation(
     seconds_spent = _check_seconds(seconds_spent)
     with write_transaction(session, lock_project=clip.project_id) as connection:
         at_clip = {"clip_id": clip.id}
-        state = connection.execute(_CLIP_STATE, at_clip).first()
+        now = utc_now()
+        state = connection.execute(_CLIP_STATE, {**at_clip, "user_id": user.id, "now": now}).first()
         if state is None:
             raise NotFoundError("clip does not exist")
         # The request's clip object follows the stored row (without a write of its own).
-        for name, value in state._mapping.items():
-            set_committed_value(clip, name, value)
+        for name in ("status", "n_annotations", "confidence"):
+            set_committed_value(clip, name, getattr(state, name))
         project = session.get(Project, clip.project_id)
         values = validate_attributes(project_schema(project), attributes)
         others = connection.execute(_CLIP_LABELS, at_clip).all()
@@ -140,11 +159,8 @@ def submit_annotation(
                 f"user {user.username!r} has already labelled clip {clip.clip_id!r} "
                 f"(version {stored.version}) with other values; edit that annotation instead"
             )
-        now = utc_now()
-        mine, leased = connection.execute(
-            _CLIP_LEASES, {**at_clip, "user_id": user.id, "now": now}
-        ).one()
-        if not mine:
+        leased = state.leased
+        if not state.mine:
             # adaptive k: a decided clip wants no more labels, though below k_max
             decided = project.k_max is not None and clip.status not in OPEN_STATUSES
             if leased >= open_leases(project, len(others)) or decided:
@@ -160,7 +176,8 @@ def submit_annotation(
         }  # fmt: skip
         (annotation_id,) = connection.execute(_INSERT_ANNOTATION, row).inserted_primary_key
         connection.execute(_DELETE_USERS_LEASE, {**at_clip, "user_id": user.id})
-        connection.execute(_DELETE_USERS_SKIP, {**at_clip, "user_id": user.id})
+        if state.skipped:
+            connection.execute(_DELETE_USERS_SKIP, {**at_clip, "user_id": user.id})
         labels = [dict(zip(DIMENSIONS, a[2:], strict=True)) for a in others] + [values]
         set_committed_value(clip, "n_annotations", len(labels))
         status, confidence = decided_clip_status(session, clip=clip, project=project, labels=labels)

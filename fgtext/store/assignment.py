@@ -6,7 +6,8 @@ k: k_max, and past k_min one lease at a time; its status says whether it still w
 `fgtext.store.review`). `next_clip` picks, among the clips with room that the
 user has neither labelled nor skipped, the one with the most annotations (finish clips before
 starting new ones), then the oldest. It leases the clip to the user for `lease_seconds`; asking
-again while the lease is live renews it and returns the same clip. A user holds at most one live
+again while the lease is live renews it and returns the same clip. An expired lease counts for
+nobody; its row goes when its owner next asks for a clip. A user holds at most one live
 lease per project: `next_clip` only leases when they hold none, and withdrawing a label
 (`fgtext.store.annotations`) replaces theirs, so nobody can reserve clips they are not labelling.
 
@@ -37,6 +38,7 @@ from fgtext.store.models import (
     Project,
     Skip,
     User,
+    as_utc,
     utc_now,
 )
 from fgtext.store.seen import has_seen_labels, seen_labels
@@ -68,11 +70,8 @@ def open_leases(project: Project, n_annotations: int) -> int:
 # The hot path's statements, built once with bind parameters: every request of every annotator
 # runs them, and SQLAlchemy neither rebuilds nor recompiles a statement it has seen.
 _leases = Lease.__table__
-_DELETE_EXPIRED_LEASES = delete(_leases).where(
-    _leases.c.project_id == bindparam("project_id"), _leases.c.expires_at <= bindparam("now")
-)
-_HELD_LEASES = (
-    select(_leases.c.id, _leases.c.clip_id)
+_USERS_LEASES = (
+    select(_leases.c.id, _leases.c.clip_id, _leases.c.expires_at)
     .where(
         _leases.c.project_id == bindparam("project_id"), _leases.c.user_id == bindparam("user_id")
     )
@@ -101,14 +100,19 @@ def next_clip(
     the app asks it for the roles that can see labels, so plain annotators pay nothing)."""
     if lease_seconds <= 0:
         raise InvalidInputError(f"lease_seconds is {lease_seconds}; expected a positive number")
-    with write_transaction(session, lock_project=project.id) as connection:
+    # Not durable: a lease is a reservation, which a crash of the database may as well drop.
+    with write_transaction(session, lock_project=project.id, durable=False) as connection:
         project = session.get(Project, project.id)
         now = utc_now()
         expires = now + timedelta(seconds=lease_seconds)
         mine = {"project_id": project.id, "user_id": user.id}
-        connection.execute(_DELETE_EXPIRED_LEASES, {"project_id": project.id, "now": now})
-        held, *extra = connection.execute(_HELD_LEASES, mine).all() or [None]
-        for lease in extra:  # one live lease per annotator and project (rows of older versions)
+        live, gone = [], []
+        for lease in connection.execute(_USERS_LEASES, mine):
+            (live if as_utc(lease.expires_at) > now else gone).append(lease)
+        held, *extra = live or [None]
+        # One live lease per annotator and project (extra: rows of older versions). Expired
+        # rows count for nobody (`live_leases_of_others`); their owner's go here.
+        for lease in [*extra, *gone]:
             connection.execute(_DELETE_LEASE, {"lease_id": lease.id})
         if held is not None:
             clip = _clip(session, held.clip_id)

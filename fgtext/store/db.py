@@ -12,6 +12,7 @@ submitting labels) first take a per-project advisory transaction lock.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -19,6 +20,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from functools import cache
 from typing import Any, TypeVar
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the in-process lock and SQLite's own
+    fcntl = None
 
 from sqlalchemy import Connection, Engine, Integer, bindparam, event, func, insert, select
 from sqlalchemy.engine import make_url
@@ -44,6 +50,12 @@ T = TypeVar("T")
 # recompiles them per call.
 _ADVISORY_LOCK = select(
     func.pg_advisory_xact_lock(_ADVISORY_NAMESPACE, bindparam("project_id", type_=Integer))
+)
+# The same and synchronous_commit off for the transaction, in one round trip (a NULL project
+# takes no lock).
+_ADVISORY_LOCK_NOT_DURABLE = select(
+    func.pg_advisory_xact_lock(_ADVISORY_NAMESPACE, bindparam("project_id", type_=Integer)),
+    func.set_config("synchronous_commit", "off", True),
 )
 _INSERT_AUDIT_EVENT = insert(AuditEvent.__table__)
 URL_EXAMPLES = "sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
@@ -125,14 +137,43 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("the pooled connection is gone")  # the pool reconnects
 
 
-# One lock per SQLite engine: writers in this process queue on it (woken at once) instead of
-# polling SQLite's busy handler, which sleeps up to 100 ms a try; other processes still wait
-# on SQLite's own lock (busy timeout).
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+class SqliteWriters:
+    """The queue of one SQLite database's writers. SQLite's busy handler polls for its write
+    lock, sleeping up to 100 ms a try, so under load a writer can wait far longer than the
+    lock is held. Here writers wait on locks that wake them at once: the threads of this
+    process on a lock, and the processes (`serve --workers N`, a CLI beside the server) on
+    an `flock` of a file beside the database. Other programs still meet SQLite's own lock."""
+
+    def __init__(self, database: str) -> None:
+        self._threads = threading.RLock()
+        self._depth = 0  # nested write transactions of the thread holding the lock
+        self._fd: int | None = None
+        if fcntl is not None:
+            self._fd = os.open(f"{database}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+            weakref.finalize(self, os.close, self._fd)
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        if self._depth == 0 and self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._threads.release()
+                raise
+        self._depth += 1
+
+    def __exit__(self, *_exc) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, SqliteWriters] = weakref.WeakKeyDictionary()
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    _SQLITE_WRITERS[engine] = threading.RLock()
+    _SQLITE_WRITERS[engine] = SqliteWriters(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -180,7 +221,9 @@ def connection_error(engine: Engine, exc: OperationalError) -> DatabaseUnavailab
 
 
 @contextmanager
-def write_transaction(session: Session, *, lock_project: int | None = None) -> Iterator[Connection]:
+def write_transaction(
+    session: Session, *, lock_project: int | None = None, durable: bool = True
+) -> Iterator[Connection]:
     """One write transaction: committed at the end, rolled back on any error. Yields its
     connection, on which the hot paths run their prebuilt Core statements.
 
@@ -190,6 +233,12 @@ def write_transaction(session: Session, *, lock_project: int | None = None) -> I
     statement reads the latest committed rows anyway, and going on saves a COMMIT, a pool
     checkout and a BEGIN on every write. `lock_project` serialises writers of one project on
     PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises every writer).
+
+    `durable=False`: the commit does not wait for the write-ahead log to reach the disk
+    (PostgreSQL's synchronous_commit off, for this transaction only; SQLite in WAL mode with
+    synchronous=NORMAL never waits): a crash of the database server may lose the transaction
+    whole, never part of it. For reservations (leases), which are as well lost: their commit
+    no longer holds the project's lock through a disk flush.
     """
     writers = _SQLITE_WRITERS.get(session.get_bind())
     if writers is not None and session.in_transaction():
@@ -205,8 +254,9 @@ def write_transaction(session: Session, *, lock_project: int | None = None) -> I
         except OperationalError as exc:
             session.rollback()
             raise connection_error(session.get_bind(), exc) from None
-        if lock_project is not None and connection.dialect.name == "postgresql":
-            connection.execute(_ADVISORY_LOCK, {"project_id": lock_project})
+        if connection.dialect.name == "postgresql" and (lock_project is not None or not durable):
+            lock = _ADVISORY_LOCK if durable else _ADVISORY_LOCK_NOT_DURABLE
+            connection.execute(lock, {"project_id": lock_project})
         try:
             yield connection
             session.commit()
