@@ -54,3 +54,17 @@ def test_a_connection_back_in_use_at_once_is_not_pinged(pg_url):
         assert statements == ["cursor"]
     finally:
         engine.dispose()
+
+
+def test_a_transaction_that_need_not_be_durable_skips_the_disk_flush_alone(pg_url):
+    from sqlmodel import Session
+
+    engine = db.create_db_engine(pg_url)
+    try:
+        with Session(engine) as session:
+            with db.write_transaction(session, lock_project=1, durable=False) as connection:
+                assert connection.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
+            with db.write_transaction(session, lock_project=1) as connection:
+                assert connection.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+    finally:
+        engine.dispose()
