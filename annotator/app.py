@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -39,7 +40,11 @@ def _version() -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The annotator app for `settings` (default: from the FGTEXT_* environment)."""
     settings = settings or load_settings()
-    engine = store.create_db_engine(settings.database_url)
+    # A connection for every request thread, and as many again for what runs outside them
+    # (the error page's session, streamed media): no thread ever waits for the pool.
+    engine = store.create_db_engine(
+        settings.database_url, pool_size=settings.threads, max_overflow=settings.threads
+    )
     try:
         store.require_current_schema(engine, auto_upgrade=settings.should_auto_upgrade)
     except BaseException:
@@ -48,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = settings.threads
         yield
         engine.dispose()
 

@@ -38,8 +38,10 @@ DbOption = Annotated[
 ]
 
 
-def _settings(db: str | None) -> Settings:
-    return load_settings(database_url=db) if db else load_settings()
+def _settings(db: str | None, **overrides: object) -> Settings:
+    """Settings from the environment, with --db and any other options given."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return load_settings(database_url=db, **given) if db else load_settings(**given)
 
 
 @contextmanager
@@ -70,6 +72,15 @@ def serve(
             min=1,
         ),
     ] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="Request threads per process (FGTEXT_THREADS, default 8): a few keep "
+            "latency even under load.",
+            min=1,
+            max=256,
+        ),
+    ] = None,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
@@ -85,7 +96,7 @@ def serve(
 
     from annotator.app import create_app
 
-    settings = _settings(db)
+    settings = _settings(db, threads=threads)
     application = create_app(settings)  # refuses an outdated database before listening
     out_console.print(
         f"FG-Text annotator on http://{host}:{port} (API docs /docs; env {settings.env}; "
@@ -106,6 +117,8 @@ def serve(
     application.state.engine.dispose()
     if db:
         os.environ["FGTEXT_DATABASE_URL"] = db
+    if threads is not None:
+        os.environ["FGTEXT_THREADS"] = str(threads)
     uvicorn.run("annotator.app:create_app", factory=True, workers=workers, **options)
 
 

@@ -19,5 +19,6 @@ API_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_PREFIX, responses=described(COMMON_ERRORS))
 api_router.include_router(auth.router)  # login is exempt from CSRF; logout is not
-for module in (users, projects, assignment, annotations, review, quality, export):
+# The annotation loop's routes first: a request is matched against the routes in order.
+for module in (assignment, annotations, projects, review, users, quality, export):
     api_router.include_router(module.router, dependencies=[Depends(require_csrf)])

@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, exists, func, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from fgtext.store.assignment import DEFAULT_LEASE_SECONDS, live_leases_of_others, open_leases
+from fgtext.schema import DIMENSIONS
+from fgtext.store.assignment import DEFAULT_LEASE_SECONDS, open_leases
 from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import (
     ConflictError,
@@ -29,7 +31,7 @@ from fgtext.store.errors import (
 from fgtext.store.labels import validate_attributes
 from fgtext.store.models import Annotation, Clip, Lease, Project, Skip, User, utc_now
 from fgtext.store.projects import project_schema
-from fgtext.store.review import refresh_clip_status
+from fgtext.store.review import decided_clip_status, refresh_clip_status
 from fgtext.validation import finite_or_none
 from fgtext.vocabulary import OPEN_STATUSES, ClipStatus
 
@@ -60,11 +62,66 @@ def _check_seconds(seconds: float | None) -> float | None:
 
 
 def _bump_labels_revision(session: Session, project_id: int) -> None:
-    session.execute(
-        update(Project)
-        .where(Project.id == project_id)
-        .values(labels_revision=Project.labels_revision + 1)
+    session.connection().execute(_BUMP_LABELS_REVISION, {"project_id": project_id})
+
+
+# The submission's statements, built once with bind parameters (the hot path: every label).
+_annotations, _leases, _skips, _clips = (
+    Annotation.__table__,
+    Lease.__table__,
+    Skip.__table__,
+    Clip.__table__,
+)
+_BUMP_LABELS_REVISION = (
+    update(Project.__table__)
+    .where(Project.__table__.c.id == bindparam("project_id"))
+    .values(labels_revision=Project.__table__.c.labels_revision + 1)
+)
+# The clip's stored state, with the user's own live lease, other users' live leases and whether
+# the user skipped it (one round trip under the project's lock).
+_CLIP_STATE = select(
+    _clips.c.status,
+    _clips.c.n_annotations,
+    _clips.c.confidence,
+    select(func.count())
+    .where(
+        _leases.c.clip_id == _clips.c.id,
+        _leases.c.user_id == bindparam("user_id"),
+        _leases.c.expires_at > bindparam("now"),
     )
+    .scalar_subquery()
+    .label("mine"),
+    select(func.count())
+    .where(
+        _leases.c.clip_id == _clips.c.id,
+        _leases.c.user_id != bindparam("user_id"),
+        _leases.c.expires_at > bindparam("now"),
+    )
+    .scalar_subquery()
+    .label("leased"),
+    exists()
+    .where(_skips.c.clip_id == _clips.c.id, _skips.c.user_id == bindparam("user_id"))
+    .label("skipped"),
+).where(_clips.c.id == bindparam("clip_id"))
+_CLIP_LABELS = select(_annotations.c.id, _annotations.c.user_id, *_annotations.c[DIMENSIONS]).where(
+    _annotations.c.clip_id == bindparam("clip_id")
+)
+_INSERT_ANNOTATION = insert(_annotations)
+_DELETE_USERS_LEASE = delete(_leases).where(
+    _leases.c.clip_id == bindparam("clip_id"), _leases.c.user_id == bindparam("user_id")
+)
+_DELETE_USERS_SKIP = delete(_skips).where(
+    _skips.c.clip_id == bindparam("clip_id"), _skips.c.user_id == bindparam("user_id")
+)
+_SET_CLIP_STATE = (
+    update(_clips)
+    .where(_clips.c.id == bindparam("clip_row"))
+    .values(
+        status=bindparam("status"),
+        n_annotations=bindparam("n_annotations"),
+        confidence=bindparam("confidence"),
+    )
+)
 
 
 def submit_annotation(
@@ -77,33 +134,33 @@ def submit_annotation(
     note: str = "",
     seconds_spent: float | None = None,
 ) -> Annotation:
-    """Store `user`'s labels for `clip` (version 1) and release their lease."""
+    """Store `user`'s labels for `clip` (version 1) and release their lease. Returns the
+    annotation (a new one is not attached to `session`)."""
     note = _check_note(note)
     seconds_spent = _check_seconds(seconds_spent)
-    with write_transaction(session, lock_project=clip.project_id):
-        clip = session.get(Clip, clip.id, populate_existing=True)
-        if clip is None:
+    with write_transaction(session, lock_project=clip.project_id) as connection:
+        at_clip = {"clip_id": clip.id}
+        now = utc_now()
+        state = connection.execute(_CLIP_STATE, {**at_clip, "user_id": user.id, "now": now}).first()
+        if state is None:
             raise NotFoundError("clip does not exist")
+        # The request's clip object follows the stored row (without a write of its own).
+        for name in ("status", "n_annotations", "confidence"):
+            set_committed_value(clip, name, getattr(state, name))
         project = session.get(Project, clip.project_id)
-        user = session.get(User, user.id)
         values = validate_attributes(project_schema(project), attributes)
-        others = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
+        others = connection.execute(_CLIP_LABELS, at_clip).all()
         existing = next((a for a in others if a.user_id == user.id), None)
         if existing is not None:
-            if existing.attributes == values:
-                return existing
+            if dict(zip(DIMENSIONS, existing[2:], strict=True)) == values:
+                return session.get(Annotation, existing.id)
+            stored = session.get(Annotation, existing.id)
             raise ConflictError(
                 f"user {user.username!r} has already labelled clip {clip.clip_id!r} "
-                f"(version {existing.version}) with other values; edit that annotation instead"
+                f"(version {stored.version}) with other values; edit that annotation instead"
             )
-        now = utc_now()
-        lease = session.exec(
-            select(Lease).where(
-                Lease.clip_id == clip.id, Lease.user_id == user.id, Lease.expires_at > now
-            )
-        ).first()
-        if lease is None:
-            leased = session.exec(select(live_leases_of_others(clip.id, user.id, now))).one()
+        leased = state.leased
+        if not state.mine:
             # adaptive k: a decided clip wants no more labels, though below k_max
             decided = project.k_max is not None and clip.status not in OPEN_STATUSES
             if leased >= open_leases(project, len(others)) or decided:
@@ -112,26 +169,37 @@ def submit_annotation(
                     f"clip {clip.clip_id!r} already has its {n} annotators (labelled or "
                     "reserved); ask for the next clip"
                 )
-        annotation = Annotation(
-            clip_id=clip.id, user_id=user.id, **values, unsure=bool(unsure), note=note,
-            seconds_spent=seconds_spent,
-        )  # fmt: skip
-        session.add(annotation)
-        session.execute(delete(Lease).where(Lease.clip_id == clip.id, Lease.user_id == user.id))
-        session.execute(delete(Skip).where(Skip.clip_id == clip.id, Skip.user_id == user.id))
-        clip.n_annotations = len(others) + 1
-        refresh_clip_status(
-            session, clip=clip, project=project, labels=[a.attributes for a in others] + [values]
+        row = {
+            "clip_id": clip.id, "user_id": user.id, **values, "unsure": bool(unsure),
+            "note": note, "seconds_spent": seconds_spent, "version": 1, "created_at": now,
+            "updated_at": now,
+        }  # fmt: skip
+        (annotation_id,) = connection.execute(_INSERT_ANNOTATION, row).inserted_primary_key
+        connection.execute(_DELETE_USERS_LEASE, {**at_clip, "user_id": user.id})
+        if state.skipped:
+            connection.execute(_DELETE_USERS_SKIP, {**at_clip, "user_id": user.id})
+        labels = [dict(zip(DIMENSIONS, a[2:], strict=True)) for a in others] + [values]
+        set_committed_value(clip, "n_annotations", len(labels))
+        status, confidence = decided_clip_status(session, clip=clip, project=project, labels=labels)
+        connection.execute(
+            _SET_CLIP_STATE,
+            {
+                "clip_row": clip.id,
+                "status": status,
+                "n_annotations": len(labels),
+                "confidence": confidence,
+            },
         )
-        session.flush()  # one round trip: the annotation (its id for the log) and the clip
+        set_committed_value(clip, "status", status)
+        set_committed_value(clip, "confidence", confidence)
         _bump_labels_revision(session, project.id)
         audit(
             session, actor=user, action="annotation.submit", entity_type="annotation",
-            entity_id=annotation.id, project_id=project.id,
+            entity_id=annotation_id, project_id=project.id,
             payload={"clip_id": clip.id, "attributes": values, "unsure": bool(unsure),
                      "note": note, "seconds_spent": seconds_spent},
         )  # fmt: skip
-    return annotation
+    return Annotation(id=annotation_id, **row)
 
 
 def update_annotation(

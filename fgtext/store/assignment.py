@@ -6,7 +6,8 @@ k: k_max, and past k_min one lease at a time; its status says whether it still w
 `fgtext.store.review`). `next_clip` picks, among the clips with room that the
 user has neither labelled nor skipped, the one with the most annotations (finish clips before
 starting new ones), then the oldest. It leases the clip to the user for `lease_seconds`; asking
-again while the lease is live renews it and returns the same clip. A user holds at most one live
+again while the lease is live renews it and returns the same clip. An expired lease counts for
+nobody; its row goes when its owner next asks for a clip. A user holds at most one live
 lease per project: `next_clip` only leases when they hold none, and withdrawing a label
 (`fgtext.store.annotations`) replaces theirs, so nobody can reserve clips they are not labelling.
 
@@ -21,8 +22,9 @@ first drawn as a gold turn or not (`is_gold_turn`), and the pool of that turn go
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import delete, exists, func, true
+from sqlalchemy import bindparam, delete, exists, func, insert, update
 from sqlmodel import Session, select
 
 from fgtext.store.db import audit, write_transaction
@@ -36,6 +38,7 @@ from fgtext.store.models import (
     Project,
     Skip,
     User,
+    as_utc,
     utc_now,
 )
 from fgtext.store.seen import has_seen_labels, seen_labels
@@ -44,7 +47,7 @@ from fgtext.vocabulary import OPEN_STATUSES, ClipStatus
 DEFAULT_LEASE_SECONDS = 600
 
 
-def live_leases_of_others(clip_id_column, user_id: int, now) -> object:
+def live_leases_of_others(clip_id_column, user_id, now) -> object:
     """A scalar subquery: how many other users hold a live lease on the clip."""
     return (
         select(func.count())
@@ -64,6 +67,26 @@ def open_leases(project: Project, n_annotations: int) -> int:
     return min(room, max(project.min_annotators - n_annotations, 1))
 
 
+# The hot path's statements, built once with bind parameters: every request of every annotator
+# runs them, and SQLAlchemy neither rebuilds nor recompiles a statement it has seen.
+_leases = Lease.__table__
+_USERS_LEASES = (
+    select(_leases.c.id, _leases.c.clip_id, _leases.c.expires_at)
+    .where(
+        _leases.c.project_id == bindparam("project_id"), _leases.c.user_id == bindparam("user_id")
+    )
+    .order_by(_leases.c.created_at, _leases.c.id)
+)
+_RENEW_LEASE = (
+    update(_leases)
+    .where(_leases.c.id == bindparam("lease_id"))
+    .values(expires_at=bindparam("expires"))
+)
+_DELETE_LEASE = delete(_leases).where(_leases.c.id == bindparam("lease_id"))
+_INSERT_LEASE = insert(_leases)
+_CLIP_BY_ID = select(Clip).where(Clip.id == bindparam("clip_id"))
+
+
 def next_clip(
     session: Session,
     *,
@@ -77,37 +100,37 @@ def next_clip(
     the app asks it for the roles that can see labels, so plain annotators pay nothing)."""
     if lease_seconds <= 0:
         raise InvalidInputError(f"lease_seconds is {lease_seconds}; expected a positive number")
-    with write_transaction(session, lock_project=project.id):
+    # Not durable: a lease is a reservation, which a crash of the database may as well drop.
+    with write_transaction(session, lock_project=project.id, durable=False) as connection:
         project = session.get(Project, project.id)
         now = utc_now()
         expires = now + timedelta(seconds=lease_seconds)
-        session.execute(
-            delete(Lease).where(Lease.project_id == project.id, Lease.expires_at <= now)
-        )
-        held, *extra = session.exec(
-            select(Lease)
-            .where(Lease.project_id == project.id, Lease.user_id == user.id)
-            .order_by(Lease.created_at, Lease.id)
-        ).all() or [None]
-        for lease in extra:  # one live lease per annotator and project (rows of older versions)
-            session.delete(lease)
+        mine = {"project_id": project.id, "user_id": user.id}
+        live, gone = [], []
+        for lease in connection.execute(_USERS_LEASES, mine):
+            (live if as_utc(lease.expires_at) > now else gone).append(lease)
+        held, *extra = live or [None]
+        # One live lease per annotator and project (extra: rows of older versions). Expired
+        # rows count for nobody (`live_leases_of_others`); their owner's go here.
+        for lease in [*extra, *gone]:
+            connection.execute(_DELETE_LEASE, {"lease_id": lease.id})
         if held is not None:
-            clip = session.get(Clip, held.clip_id)
+            clip = _clip(session, held.clip_id)
             if clip.status in OPEN_STATUSES and not (
                 exclude_seen_labels and has_seen_labels(session, user=user, clip=clip)
             ):
-                held.expires_at = expires
-                session.add(held)
+                connection.execute(_RENEW_LEASE, {"lease_id": held.id, "expires": expires})
                 return clip
-            session.delete(held)  # a reviewer finalised the clip meanwhile, or they saw labels
+            # a reviewer finalised the clip meanwhile, or they saw its labels
+            connection.execute(_DELETE_LEASE, {"lease_id": held.id})
 
         clip = _first_open_clip(
             session, project=project, user=user, now=now, exclude_seen_labels=exclude_seen_labels
         )
         if clip is None:
             return None
-        session.add(
-            Lease(project_id=project.id, clip_id=clip.id, user_id=user.id, expires_at=expires)
+        connection.execute(
+            _INSERT_LEASE, {**mine, "clip_id": clip.id, "expires_at": expires, "created_at": now}
         )
         audit(
             session, actor=user, action="clip.lease", entity_type="clip", entity_id=clip.id,
@@ -116,14 +139,21 @@ def next_clip(
     return clip
 
 
-def _not_for(user: User, project: Project, *, exclude_seen_labels: bool) -> list:
-    """Conditions on the project's Clip rows: clips `user` has not labelled or skipped (nor, if
-    asked, been shown the labels of)."""
-    labelled = exists().where(Annotation.clip_id == Clip.id, Annotation.user_id == user.id)
-    skipped = exists().where(Skip.clip_id == Clip.id, Skip.user_id == user.id)
+def _clip(session: Session, clip_id: int) -> Clip:
+    """The clip as stored now (it may have changed since the request loaded it)."""
+    return session.execute(
+        _CLIP_BY_ID, {"clip_id": clip_id}, execution_options={"populate_existing": True}
+    ).scalar_one()
+
+
+def _not_for(user_id, project_id, *, exclude_seen_labels: bool) -> list:
+    """Conditions on the project's Clip rows: clips the user has not labelled or skipped (nor,
+    if asked, been shown the labels of). Ids are values or bind parameters."""
+    labelled = exists().where(Annotation.clip_id == Clip.id, Annotation.user_id == user_id)
+    skipped = exists().where(Skip.clip_id == Clip.id, Skip.user_id == user_id)
     conditions = [~labelled, ~skipped]
     if exclude_seen_labels:
-        conditions.append(~seen_labels(Clip.id, project.id, user.id))
+        conditions.append(~seen_labels(Clip.id, project_id, user_id))
     return conditions
 
 
@@ -133,44 +163,47 @@ def _first_open_clip(
     """The first clip, fullest first and then oldest, with room for `user`: on a gold turn
     among the gold clips first, else among the others first. One index range scan per
     annotation count (k at most) and pool, each stopping at its first match."""
-    pools = [true()]
+    pools: tuple[bool | None, ...] = (None,)  # None: every clip; True/False: gold or not
     if project.gold_rate > 0:
-        gold = exists().where(GoldClip.clip_id == Clip.id)
         turn = turns_taken(session, project=project, user=user)
         gold_turn = is_gold_turn(project.id, user.id, turn, project.gold_rate)
-        pools = [gold, ~gold] if gold_turn else [~gold, gold]
-    for pool in pools:
-        clip = _first_in_pool(
-            session, project=project, user=user, now=now, pool=pool,
-            exclude_seen_labels=exclude_seen_labels,
-        )  # fmt: skip
-        if clip is not None:
-            return clip
+        pools = (True, False) if gold_turn else (False, True)
+    for gold in pools:
+        query = _first_in_pool_query(gold, exclude_seen_labels)
+        for count in range(project.max_annotators - 1, -1, -1):
+            params = {
+                "project_id": project.id, "user_id": user.id, "now": now, "n": count,
+                "status": ClipStatus.IN_PROGRESS if count else ClipStatus.UNLABELLED,
+                "room": open_leases(project, count),
+            }  # fmt: skip
+            clip = session.execute(query, params).scalars().first()
+            if clip is not None:
+                return clip
     return None
 
 
-def _first_in_pool(
-    session: Session, *, project: Project, user: User, now, pool, exclude_seen_labels: bool
-) -> Clip | None:
-    k = project.max_annotators
-    not_theirs = _not_for(user, project, exclude_seen_labels=exclude_seen_labels)
-    for count in range(k - 1, -1, -1):
-        clip = session.exec(
-            select(Clip)
-            .where(
-                pool,
-                Clip.project_id == project.id,
-                Clip.status == (ClipStatus.IN_PROGRESS if count else ClipStatus.UNLABELLED),
-                Clip.n_annotations == count,
-                *not_theirs,
-                live_leases_of_others(Clip.id, user.id, now) < open_leases(project, count),
-            )
-            .order_by(Clip.id)
-            .limit(1)
-        ).first()
-        if clip is not None:
-            return clip
-    return None
+@cache
+def _first_in_pool_query(gold: bool | None, exclude_seen_labels: bool):
+    """The first clip of one annotation count `n` and status with room for the user, in one
+    pool (gold clips, the others, or all): built once per kind, then bound per call."""
+    user_id, project_id = bindparam("user_id"), bindparam("project_id")
+    pool = []
+    if gold is not None:
+        is_gold = exists().where(GoldClip.clip_id == Clip.id)
+        pool = [is_gold if gold else ~is_gold]
+    return (
+        select(Clip)
+        .where(
+            *pool,
+            Clip.project_id == project_id,
+            Clip.status == bindparam("status"),
+            Clip.n_annotations == bindparam("n"),
+            *_not_for(user_id, project_id, exclude_seen_labels=exclude_seen_labels),
+            live_leases_of_others(Clip.id, user_id, bindparam("now")) < bindparam("room"),
+        )
+        .order_by(Clip.id)
+        .limit(1)
+    )
 
 
 def remaining_for(
@@ -185,7 +218,7 @@ def remaining_for(
             Clip.project_id == project.id,
             Clip.status.in_(OPEN_STATUSES),
             Clip.n_annotations < project.max_annotators,
-            *_not_for(user, project, exclude_seen_labels=exclude_seen_labels),
+            *_not_for(user.id, project.id, exclude_seen_labels=exclude_seen_labels),
         )
     ).one()
 

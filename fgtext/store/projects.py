@@ -11,12 +11,13 @@ With `import_gold`, the dataset's clips of status `gold` become gold clips with 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import bindparam, exists, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -350,20 +351,42 @@ def project_members(session: Session, *, project: Project) -> list[User]:
 def is_member(session: Session, *, project: Project, user: User) -> bool:
     """Whether `user` is a member of `project`. A yes is remembered for the database session
     (membership is never withdrawn), so the policies' repeated checks in one request cost one
-    query: the identity map holds rows weakly and would forget the member row."""
+    query."""
     known = session.info.setdefault("fgtext_members", set())
     key = (project.id, user.id)
     if key in known:
         return True
-    if session.get(ProjectMember, key) is None:
+    if not session.execute(_IS_MEMBER, {"project_id": project.id, "user_id": user.id}).scalar():
         return False
     known.add(key)
     return True
 
 
+_IS_MEMBER = select(
+    exists().where(
+        ProjectMember.project_id == bindparam("project_id"),
+        ProjectMember.user_id == bindparam("user_id"),
+    )
+)
+
+
 def project_schema(project: Project) -> Schema:
-    """The schema the project was created with."""
-    return Schema.from_dict(project.schema_spec, source=f"project {project.name!r} schema")
+    """The schema the project was created with. Parsed once per project and process: a
+    project's schema never changes (the cache still checks that the stored one is equal)."""
+    key = (project.id, project.created_at)
+    cached = _PROJECT_SCHEMAS.get(key)
+    if cached is None or cached[0] != project.schema_spec:
+        schema = Schema.from_dict(project.schema_spec, source=f"project {project.name!r} schema")
+        cached = (project.schema_spec, schema)
+        with _PROJECT_SCHEMAS_LOCK:
+            _PROJECT_SCHEMAS[key] = cached
+            while len(_PROJECT_SCHEMAS) > 256:  # a long-lived process with many databases
+                del _PROJECT_SCHEMAS[next(iter(_PROJECT_SCHEMAS))]
+    return cached[1]
+
+
+_PROJECT_SCHEMAS: dict[tuple[int, Any], tuple[dict, Schema]] = {}
+_PROJECT_SCHEMAS_LOCK = threading.Lock()
 
 
 def project_classes(session: Session, *, project: Project) -> list[ProjectClass]:

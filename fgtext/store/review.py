@@ -88,22 +88,37 @@ def refresh_clip_status(
 ) -> str:
     """Recompute and set `clip.status` (inside the write transaction); `labels` are the
     clip's annotations' attributes when the caller has them at hand, else they are read."""
-    # Every adjudication sets the status, and nothing takes it back: a reviewer's word stands.
-    if clip.status != ClipStatus.ADJUDICATED:
-        if project.consensus_rule == DAWID_SKENE:
-            _, status, clip.confidence = _posterior_of_votes(session, clip=clip, project=project)
-        else:
-            if labels is None:
-                rows = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
-                labels = [a.attributes for a in rows]
-            _, status = clip_status(
-                labels, k=project.annotators_per_clip, rule=project.consensus_rule
-            )
-        if status not in OPEN_STATUSES and session.get(GoldClip, clip.id) is not None:
-            status = ClipStatus.GOLD
-        clip.status = status
+    if clip.status != ClipStatus.ADJUDICATED:  # a reviewer's word stands
+        clip.status, clip.confidence = decided_clip_status(
+            session, clip=clip, project=project, labels=labels
+        )
         session.add(clip)
     return clip.status
+
+
+def decided_clip_status(
+    session: Session,
+    *,
+    clip: Clip,
+    project: Project,
+    labels: list[Mapping[str, str]] | None = None,
+) -> tuple[str, float | None]:
+    """(status, confidence) that the clip's stored labels give it now; writes nothing.
+    `labels`: its annotations' attributes, when the caller has them at hand."""
+    # Every adjudication sets the status, and nothing takes it back: a reviewer's word stands.
+    if clip.status == ClipStatus.ADJUDICATED:
+        return clip.status, clip.confidence
+    confidence = clip.confidence
+    if project.consensus_rule == DAWID_SKENE:
+        _, status, confidence = _posterior_of_votes(session, clip=clip, project=project)
+    else:
+        if labels is None:
+            rows = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
+            labels = [a.attributes for a in rows]
+        _, status = clip_status(labels, k=project.annotators_per_clip, rule=project.consensus_rule)
+    if status not in OPEN_STATUSES and session.get(GoldClip, clip.id) is not None:
+        status = ClipStatus.GOLD
+    return status, confidence
 
 
 def clip_final_labels(session: Session, *, clip: Clip) -> tuple[dict[str, str] | None, str]:

@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, func, select
 
 from fgtext.store.db import audit, write_transaction
@@ -73,25 +73,38 @@ def resolve_session(session: Session, *, token: str, idle_seconds: float) -> Liv
     if not token:
         return None
     now = utc_now()
-    row = session.exec(
-        select(UserSession.id, UserSession.csrf_token, UserSession.last_seen_at, User)
-        .join(User, User.id == UserSession.user_id)
-        .where(
-            UserSession.id == _digest(token),
-            UserSession.expires_at > now,
-            UserSession.last_seen_at > now - timedelta(seconds=idle_seconds),
-            User.is_active,
-        )
+    params = {
+        "digest": _digest(token), "now": now,
+        "idle_since": now - timedelta(seconds=idle_seconds),
+    }  # fmt: skip
+    row = session.execute(
+        _LIVE_SESSION, params, execution_options={"populate_existing": True}
     ).first()
     if row is None:
         return None
     session_id, csrf, last_seen, user = row
     if now - as_utc(last_seen) >= timedelta(seconds=min(TOUCH_INTERVAL_SECONDS, idle_seconds / 2)):
-        with write_transaction(session):
-            session.execute(
-                update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
-            )
+        with write_transaction(session) as connection:
+            connection.execute(_TOUCH_SESSION, {"session_id": session_id, "now": now})
     return LiveSession(id=session_id, csrf_token=csrf, user=user)
+
+
+# Every request resolves its session: built once, bound per call.
+_LIVE_SESSION = (
+    select(UserSession.id, UserSession.csrf_token, UserSession.last_seen_at, User)
+    .join(User, User.id == UserSession.user_id)
+    .where(
+        UserSession.id == bindparam("digest"),
+        UserSession.expires_at > bindparam("now"),
+        UserSession.last_seen_at > bindparam("idle_since"),
+        User.is_active,
+    )
+)
+_TOUCH_SESSION = (
+    update(UserSession)
+    .where(UserSession.id == bindparam("session_id"))
+    .values(last_seen_at=bindparam("now"))
+)
 
 
 def end_session(session: Session, *, token: str) -> bool:

@@ -97,3 +97,20 @@ def test_openapi_documents_the_api_and_root_redirects_to_the_docs(app):
         reply = client.get(asset)
         assert reply.status_code == 200, asset
         assert len(reply.content) > (300 if asset.endswith("docs.js") else 100_000), asset
+
+
+def test_the_request_threads_and_the_connection_pool_follow_the_setting(settings, monkeypatch):
+    from anyio import to_thread
+
+    monkeypatch.setenv("FGTEXT_THREADS", "3")
+    assert load_settings().threads == 3
+    app = create_app(settings.model_copy(update={"threads": 3}))
+    with TestClient(app) as client:
+        tokens = client.portal.call(lambda: to_thread.current_default_thread_limiter().total_tokens)
+        assert tokens == 3
+        # a connection for every thread, and as many again for work outside them
+        assert app.state.engine.pool.size() == 3
+        assert client.get("/api/v1/openapi.json").status_code == 200
+    with pytest.raises(FgTextError, match="FGTEXT_THREADS"):
+        monkeypatch.setenv("FGTEXT_THREADS", "0")
+        load_settings()

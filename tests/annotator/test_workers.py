@@ -33,18 +33,28 @@ def test_serve_trusts_forwarded_headers_only_from_the_given_proxies(cli, setting
     assert options["proxy_headers"] is False and "forwarded_allow_ips" not in options
     assert app.state.settings.database_url == url and "workers" not in options
 
-    code, out, _ = cli("serve", "--db", url, "--workers", "3", "--forwarded-allow-ips", "10.0.0.7")
+    assert cli("serve", "--db", url, "--threads", "5")[0] == 0
+    assert calls.pop()[0].state.settings.threads == 5
+
+    monkeypatch.delenv("FGTEXT_THREADS", raising=False)
+    code, out, _ = cli(
+        "serve", "--db", url, "--workers", "3", "--threads", "6",
+        "--forwarded-allow-ips", "10.0.0.7",
+    )  # fmt: skip
     assert code == 0 and "3 workers" in out
     app, options = calls.pop()
     assert app == "annotator.app:create_app" and options["factory"] is True
     assert options["workers"] == 3
     assert options["proxy_headers"] is True and options["forwarded_allow_ips"] == "10.0.0.7"
-    assert os.environ["FGTEXT_DATABASE_URL"] == url  # what the workers' create_app() reads
+    # what the workers' create_app() reads
+    assert os.environ["FGTEXT_DATABASE_URL"] == url and os.environ["FGTEXT_THREADS"] == "6"
 
 
-def test_serve_refuses_zero_workers(cli):
+def test_serve_refuses_zero_workers_or_threads(cli):
     code, _, err = cli("serve", "--workers", "0")
     assert code == 2 and "--workers" in err
+    code, _, err = cli("serve", "--threads", "0")
+    assert code == 2 and "--threads" in err
 
 
 def _free_port() -> int:

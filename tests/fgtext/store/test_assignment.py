@@ -211,3 +211,50 @@ def test_next_clip_keeps_one_lease_of_several(session, admin, make_annotators):
         session.commit()
     assert store.next_clip(session, project=project, user=a).id == clips[0].id
     assert [lease.clip_id for lease in _leases_of(session, a)] == [clips[0].id]
+
+
+def test_an_expired_lease_counts_for_nobody_and_goes_when_its_owner_asks_again(
+    session, admin, make_annotators
+):
+    project = make_project(session, admin, n_clips=2, k=1)
+    a, b = make_annotators(2, project)
+    first = store.next_clip(session, project=project, user=a)
+    # a walks away: the lease runs out
+    lease = session.exec(select(store.Lease).where(store.Lease.user_id == a.id)).one()
+    lease.expires_at = store.models.utc_now() - timedelta(seconds=1)
+    session.add(lease)
+    session.commit()
+    # k = 1: a live lease would keep b off the clip; the expired one does not
+    assert store.next_clip(session, project=project, user=b).id == first.id
+    assert [x.clip_id for x in _leases_of(session, a)] == [first.id]  # still there ...
+    second = store.next_clip(session, project=project, user=a)
+    assert second.id != first.id
+    assert [x.clip_id for x in _leases_of(session, a)] == [second.id]  # ... until a asks again
+
+
+def test_a_lease_does_not_wait_for_the_disk_and_a_label_does(
+    database_url, session, admin, make_annotators
+):
+    """On PostgreSQL a lease's transaction turns synchronous_commit off (a reservation may be
+    lost in a crash of the database); a submitted label's does not."""
+    from sqlalchemy import event
+
+    project = make_project(session, admin, n_clips=2, k=1)
+    (a,) = make_annotators(1, project)
+    statements: list[str] = []
+    engine = session.get_bind()
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        clip = store.next_clip(session, project=project, user=a)
+        leased, statements[:] = list(statements), []
+        store.submit_annotation(session, clip=clip, user=a, attributes=LABELS)
+        labelled = list(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    not_durable = [s for s in leased + labelled if "set_config" in s]  # synchronous_commit off
+    if database_url.startswith("sqlite"):
+        assert not_durable == []  # WAL with synchronous=NORMAL: no commit waits for the disk
+    else:
+        assert not_durable and all(s in leased for s in not_durable)
+        assert not any("set_config" in s for s in labelled)
