@@ -30,6 +30,7 @@ from fgtext.store.labels import validate_attributes
 from fgtext.store.models import Annotation, Clip, Lease, Project, Skip, User, utc_now
 from fgtext.store.projects import project_schema
 from fgtext.store.review import refresh_clip_status
+from fgtext.store.suggestions import suggestion_use
 from fgtext.validation import finite_or_none
 from fgtext.vocabulary import OPEN_STATUSES, ClipStatus
 
@@ -76,8 +77,10 @@ def submit_annotation(
     unsure: bool = False,
     note: str = "",
     seconds_spent: float | None = None,
+    suggestion: Mapping[str, object] | None = None,
 ) -> Annotation:
-    """Store `user`'s labels for `clip` (version 1) and release their lease."""
+    """Store `user`'s labels for `clip` (version 1) and release their lease. `suggestion`:
+    what the page showed and which was chosen (`fgtext.store.suggestions.suggestion_use`)."""
     note = _check_note(note)
     seconds_spent = _check_seconds(seconds_spent)
     with write_transaction(session, lock_project=clip.project_id):
@@ -87,6 +90,9 @@ def submit_annotation(
         project = session.get(Project, clip.project_id)
         user = session.get(User, user.id)
         values = validate_attributes(project_schema(project), attributes)
+        used = suggestion_use(
+            session, clip=clip, project=project, suggestion=suggestion, values=values
+        )
         others = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).all()
         existing = next((a for a in others if a.user_id == user.id), None)
         if existing is not None:
@@ -114,7 +120,7 @@ def submit_annotation(
                 )
         annotation = Annotation(
             clip_id=clip.id, user_id=user.id, **values, unsure=bool(unsure), note=note,
-            seconds_spent=seconds_spent,
+            seconds_spent=seconds_spent, **used,
         )  # fmt: skip
         session.add(annotation)
         session.execute(delete(Lease).where(Lease.clip_id == clip.id, Lease.user_id == user.id))
@@ -129,7 +135,8 @@ def submit_annotation(
             session, actor=user, action="annotation.submit", entity_type="annotation",
             entity_id=annotation.id, project_id=project.id,
             payload={"clip_id": clip.id, "attributes": values, "unsure": bool(unsure),
-                     "note": note, "seconds_spent": seconds_spent},
+                     "note": note, "seconds_spent": seconds_spent,
+                     **({"suggestion": used} if used["suggestions_shown"] else {})},
         )  # fmt: skip
     return annotation
 
