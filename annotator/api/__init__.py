@@ -10,6 +10,7 @@ from annotator.api import (
     projects,
     quality,
     review,
+    suggestions,
     users,
 )
 from annotator.api.models import COMMON_ERRORS, described
@@ -19,5 +20,5 @@ API_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_PREFIX, responses=described(COMMON_ERRORS))
 api_router.include_router(auth.router)  # login is exempt from CSRF; logout is not
-for module in (users, projects, assignment, annotations, review, quality, export):
+for module in (users, projects, assignment, annotations, review, quality, suggestions, export):
     api_router.include_router(module.router, dependencies=[Depends(require_csrf)])
