@@ -25,7 +25,9 @@ from fgtext.vocabulary import (
     DEFAULT_POSTERIOR_THRESHOLD,
     PROJECT_RULES,
     ROLES,
+    SUGGESTION_MODES,
     Role,
+    SuggestionMode,
 )
 
 app = typer_app("FG-Text annotator: the annotation web app and its administration.")
@@ -230,6 +232,23 @@ def create_project(
         bool,
         typer.Option(help="Make the dataset's clips of status gold gold clips with their values."),
     ] = False,
+    suggestions: Annotated[
+        str,
+        typer.Option(
+            "--suggestions",
+            help=f"Suggestions on the annotation page: {', '.join(SUGGESTION_MODES)} (after_first: "
+            "once the annotator has chosen the initiator).",
+        ),
+    ] = SuggestionMode.OFF.value,
+    class_list: Annotated[
+        str | None,
+        typer.Option(
+            "--class-list",
+            help="smg, imigue or an fgtext-classes/1 file: its classes' typical attribute "
+            "combinations become the class suggestions (default: the built-in list the "
+            "dataset's class names match).",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Create a project from a dataset's clips (its labels are not imported, but with
@@ -245,13 +264,15 @@ def create_project(
             session, name=name, dataset_dir=dataset_dir, annotators_per_clip=k,
             consensus_rule=rule, actor=None, media_root=settings.media_root.resolve(),
             gold_rate=gold_rate, import_gold=import_gold, confidence_threshold=threshold,
+            suggestion_mode=suggestions, class_list=class_list,
         )  # fmt: skip
         for user in members:
             store.add_member(session, project=project, user=user, actor=None)
         clips = store.count_clips(session, project=project)
         out_console.print(
             f"Created project [bold]{escape(project.name)}[/] (id {project.id}): {clips} clips, "
-            f"k={project.annotators_per_clip}, rule {project.consensus_rule}"
+            f"k={project.annotators_per_clip}, rule {project.consensus_rule}, "
+            f"suggestions {project.suggestion_mode}"
             + (f", members {', '.join(u.username for u in members)}" if members else "")
         )
 
@@ -295,6 +316,32 @@ def gold(
         found = store.get_project_by_name(session, name=project)
         n = store.mark_gold_in(session, project=found, values=values, actor=None)
         out_console.print(f"{n} gold clips in {escape(found.name)}")
+
+
+@app.command("import-suggestions")
+def import_suggestions(
+    file: Annotated[
+        Path,
+        typer.Argument(help="An fgtext-suggestions/1 file (fgsgl-train predict RUN --out FILE)."),
+    ],
+    project: Annotated[str, typer.Option("--project", help="The project's name.")],
+    db: DbOption = None,
+) -> None:
+    """Load a trained model's suggestions into a project, replacing its earlier ones (the
+    annotation page offers them while the project's suggestion mode is not off)."""
+    from fgtext import store
+    from fgtext.schema import read_json_file
+
+    data = read_json_file(file, "suggestions")
+    with _store_session(_settings(db)) as session:
+        found = store.get_project_by_name(session, name=project)
+        record = store.import_suggestions(
+            session, project=found, data=data, actor=None, where=f"{file}: "
+        )
+        out_console.print(
+            f"Imported {record.suggestions} suggestions for {record.clips} clips into "
+            f"{escape(found.name)} (suggestion mode {found.suggestion_mode})"
+        )
 
 
 def _user(session: Session, username: str):

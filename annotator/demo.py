@@ -1,6 +1,8 @@
 """The demo behind `make run`: synthetic micro-gesture clips, a project, demo accounts, and some
 labels from two simulated annotators so the agreement dashboard and the review queue have
-something to show on first start. Everything lives in one folder on the embedded SQLite.
+something to show on first start. Everything lives in one folder on the embedded SQLite. The
+project offers suggestions at once: its synthetic classes are SMG's, whose typical attribute
+combinations become the class suggestions.
 
 Running it again reuses the folder (your labels stay); `--reset` starts over.
 """
@@ -18,7 +20,7 @@ from fgtext import store
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
 from fgtext.synth import SynthConfig, simulated_labels, synthesize
-from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, Role
+from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, Role, SuggestionMode
 
 DEMO_PROJECT = "Demo micro-gestures"
 DEMO_PASSWORD = "fgtext-demo"  # printed on start; the demo always runs in development mode
@@ -82,6 +84,7 @@ def prepare_demo(
             project = store.create_project_from_dataset(
                 session, name=DEMO_PROJECT, dataset_dir=dataset, annotators_per_clip=2,
                 consensus_rule=DEFAULT_CONSENSUS_RULE, actor=users["admin"], media_root=folder,
+                suggestion_mode=SuggestionMode.AT_ONCE,
             )  # fmt: skip
             for name in ("alice", "bob", "reviewer"):
                 store.add_member(session, project=project, user=users[name], actor=users["admin"])

@@ -22,6 +22,7 @@ from annotator.api.models import AnnotationPublic
 from annotator.api.projects import clip_public, project_detail
 from annotator.api.quality import quality_figures
 from annotator.api.review import shown_reviews
+from annotator.api.suggestions import MAX_SUGGESTIONS_BODY, project_suggestions_summary
 from annotator.auth import csrf_matches, end_session, require_same_origin, start_session
 from annotator.deps import Id, SessionDep, session_user
 from annotator.errors import LoginRequired
@@ -31,7 +32,7 @@ from fgtext.compose import compose_fg_text
 from fgtext.schema import DIMENSIONS
 from fgtext.store import User
 from fgtext.validation import MAX_ID, Text, finite_or_none
-from fgtext.vocabulary import DAWID_SKENE
+from fgtext.vocabulary import DAWID_SKENE, SUGGESTION_MODES
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 REVIEW_PAGE_SIZE = 200  # the review queue page lists the oldest this many
@@ -405,5 +406,7 @@ def admin_project_page(
         clips=[clip_public(c) for c in store.list_clips(session, project=project, limit=20)],
         n_clips=store.count_clips(session, project=project),
         media_root=request.app.state.settings.media_root.resolve(),
+        suggestions=project_suggestions_summary(session, project),
+        suggestion_modes=SUGGESTION_MODES, max_suggestions_mib=MAX_SUGGESTIONS_BODY // 2**20,
         **_project_page_context(session, user, project),
     )  # fmt: skip

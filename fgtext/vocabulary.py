@@ -1,5 +1,5 @@
 """The project's closed vocabularies, each named once: roles, consensus (and merge) rules, clip
-statuses, suggestion conditions.
+statuses, suggestion modes, sources and conditions.
 
 StrEnums, so a member is its string ("admin" == Role.ADMIN): the database columns, the JSON API,
 the CLIs and the dataset files all hold the plain strings. The four FG-Text dimensions are
@@ -84,6 +84,25 @@ assert set(DATASET_STATUSES) == {*FINAL_STATUSES, ClipStatus.GOLD, ClipStatus.UN
 def is_final(status: str) -> bool:
     """Whether a clip with this status has settled attributes (gold counts: it is known)."""
     return status in FINAL_STATUSES or status == ClipStatus.GOLD
+
+
+class SuggestionMode(StrEnum):
+    """Whether and when the annotation page offers suggestions of the four values (a project
+    setting; `fgtext.store.suggestions` says what is offered)."""
+
+    OFF = "off"  # none: every clip starts empty
+    AFTER_FIRST = "after_first"  # once the annotator has chosen the initiator themselves
+    AT_ONCE = "at_once"  # as soon as the clip is shown
+
+
+SUGGESTION_MODES: tuple[str, ...] = tuple(SuggestionMode)
+
+
+class SuggestionSource(StrEnum):
+    """Where an offered suggestion comes from."""
+
+    MODEL = "model"  # a trained model's prediction for the clip (an imported suggestions file)
+    CLASS = "class"  # a typical combination of the clip's class (the project's class list)
 
 
 class SuggestionCondition(StrEnum):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
-from fgtext.schema import DIMENSIONS
+from fgtext.schema import BUILTIN_CLASS_LISTS, DIMENSIONS
 from fgtext.store.annotations import MAX_SECONDS_SPENT
 from fgtext.store.models import as_utc
 from fgtext.validation import MAX_ID, Number, Text, finite_or_none
@@ -16,6 +16,8 @@ from fgtext.vocabulary import (
     DEFAULT_POSTERIOR_THRESHOLD,
     ProjectRule,
     Role,
+    SuggestionMode,
+    SuggestionSource,
 )
 
 
@@ -39,7 +41,7 @@ class Problem(BaseModel):
 
 # The error answers of `annotator.errors`, all a `Problem`; other codes (a 416 from a file
 # response) have no body of ours.
-PROBLEM_CODES = frozenset({400, 401, 403, 404, 409, 422, 429})
+PROBLEM_CODES = frozenset({400, 401, 403, 404, 409, 413, 422, 429})
 
 
 def described(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
@@ -121,6 +123,13 @@ IMPORT_GOLD = (
 )
 
 
+SUGGESTION_MODE = (
+    "Whether the annotation page offers suggestions (the clip's model suggestions, then its "
+    "class's typical combinations): off, after_first (once the annotator has chosen the "
+    "initiator) or at_once."
+)
+
+
 ADAPTIVE_K = (
     "Adaptive k (dawid-skene rule; both or neither): from k_min labels a clip gets another "
     "annotator only while a posterior is below the threshold, never more than k_max."
@@ -149,6 +158,12 @@ class ProjectCreate(BaseModel):
         "gold clips (0.05: 1 in 20); 0: gold clips come in the ordinary order.",
     )  # fmt: skip
     import_gold: bool = Field(default=False, description=IMPORT_GOLD)
+    suggestion_mode: SuggestionMode = Field(default=SuggestionMode.OFF, description=SUGGESTION_MODE)
+    class_list: Literal[BUILTIN_CLASS_LISTS] | None = Field(
+        default=None,
+        description="The built-in class list whose typical attribute combinations become the "
+        "class suggestions; default: the list the dataset's class names match.",
+    )
 
 
 class ClipsAdd(BaseModel):
@@ -163,10 +178,12 @@ class ProjectSettings(_FromRows):
     gold clips are mixed in)."""
 
     gold_rate: float
+    suggestion_mode: SuggestionMode
 
 
 class ProjectSettingsUpdate(BaseModel):
     gold_rate: Number | None = Field(default=None, ge=0, le=1)
+    suggestion_mode: SuggestionMode | None = Field(default=None, description=SUGGESTION_MODE)
 
 
 class GoldRequest(BaseModel):
@@ -233,7 +250,7 @@ class SkipRequest(BaseModel):
     reason: Text = Field(min_length=1, max_length=2000)
 
 
-class AnnotationSubmit(BaseModel):
+class _Labels(BaseModel):
     attributes: Attributes = Field(
         description="The four values: initiator, receiver, direction, motion_type."
     )
@@ -246,7 +263,32 @@ class AnnotationSubmit(BaseModel):
         return self.model_dump(include={"attributes", "unsure", "note", "seconds_spent"})
 
 
-class AnnotationUpdate(AnnotationSubmit):
+class SuggestionChoice(BaseModel):
+    source: SuggestionSource
+    attributes: Attributes
+
+
+class SuggestionShown(BaseModel):
+    """What the annotation page showed of GET /clips/{id}/suggestions, and which was chosen."""
+
+    shown: bool = Field(description="Suggestions were shown (never while the mode is off).")
+    chosen: SuggestionChoice | None = Field(
+        default=None,
+        description="The suggestion chosen (one of those offered, with its source), if any.",
+    )
+
+
+class AnnotationSubmit(_Labels):
+    suggestion: SuggestionShown | None = Field(
+        default=None, description="Absent: no suggestion was shown."
+    )
+
+    def labels(self) -> dict[str, object]:
+        """The store's keyword arguments: the values, and what suggestions were shown."""
+        return {**super().labels(), "suggestion": self.model_dump()["suggestion"]}
+
+
+class AnnotationUpdate(_Labels):
     version: int = Field(
         ge=1, le=MAX_ID, description="The version this edit is based on (409 if stale)."
     )
@@ -262,6 +304,14 @@ class AnnotationPublic(_FromRows):
     # Shown as unknown where an earlier version stored a non-finite or denormal time.
     seconds_spent: Annotated[float | None, AfterValidator(finite_or_none)]
     version: int
+    # What the first submission was shown and chose (edits leave them as they were).
+    suggestions_shown: bool
+    suggestion_chosen: dict[str, Any] | None = Field(
+        description="The suggestion chosen at the first submission: {source, attributes}."
+    )
+    suggestion_accepted: bool | None = Field(
+        description="The first submission equals the chosen suggestion (null: none chosen)."
+    )
     created_at: UtcDatetime
     updated_at: UtcDatetime
 
@@ -303,3 +353,45 @@ class ClipReview(BaseModel):
     final: dict[str, str] | None = Field(
         description="The final attributes (consensus or adjudicated), when the clip is final."
     )
+
+
+# -- suggestions ----------------------------------------------------------------------------
+
+
+class SuggestionPublic(BaseModel):
+    index: int = Field(description="0-based; the page's key for it is index + 1.")
+    source: SuggestionSource
+    attributes: dict[str, str]
+    text: str = Field(description="The FG-Text sentence of the attributes (the project's schema).")
+    score: float | None = Field(description="The model's score (null for class suggestions).")
+
+
+class ClipSuggestions(BaseModel):
+    mode: SuggestionMode
+    suggestions: list[SuggestionPublic] = Field(
+        description="Model suggestions best first, then the class's typical combinations not "
+        "already listed; at most 9, [] while the mode is off."
+    )
+
+
+class SuggestionImportPublic(_FromRows):
+    """One suggestions file loaded into a project: its provenance."""
+
+    id: int
+    project_id: int
+    source: dict[str, Any]
+    schema_ref: dict[str, Any] | None = Field(description="The file's `schema` field.")
+    actor_id: int | None = Field(description="The admin who imported it (null: the CLI).")
+    clips: int
+    suggestions: int
+    created_at: UtcDatetime
+
+
+class ProjectSuggestions(BaseModel):
+    """What a project offers: its mode, the current model suggestions' import (if any) and how
+    many of its classes have typical combinations."""
+
+    mode: SuggestionMode
+    current_import: SuggestionImportPublic | None
+    classes: int
+    classes_with_typical: int

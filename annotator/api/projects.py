@@ -94,6 +94,8 @@ def create_project(
         media_root=settings.media_root.resolve(),
         gold_rate=body.gold_rate,
         import_gold=body.import_gold,
+        suggestion_mode=body.suggestion_mode,
+        class_list=body.class_list,
     )
     return project_detail(session, project)
 

@@ -64,6 +64,10 @@ def update_settings(
     project = policies.projects.require_admin(session, user, project_id)
     if body.gold_rate is not None:
         project = store.set_gold_rate(session, project=project, rate=body.gold_rate, actor=user)
+    if body.suggestion_mode is not None:
+        project = store.set_suggestion_mode(
+            session, project=project, mode=body.suggestion_mode, actor=user
+        )
     return project
 
 

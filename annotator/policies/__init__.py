@@ -9,7 +9,7 @@ or clip outside one's own projects, answer 404 exactly as if it did not exist, s
 it leaks. A 403 is only for things the user can see but their role may not do.
 
 - `projects`: see, review, administer and annotate a project
-- `clips`: see and review a clip (through its project)
+- `clips`: see, review and label a clip (through its project), and its suggestions
 - `annotations`: read and edit an annotation
 - `users`: manage users
 """

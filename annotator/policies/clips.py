@@ -64,6 +64,12 @@ def require_label(session: Session, user: User, clip_id: int) -> tuple[Clip, Pro
     return clip, project
 
 
+def require_suggestions(session: Session, user: User, clip_id: int) -> tuple[Clip, Project]:
+    """The suggestions offered for a clip: to those who may label it (`require_label`); they
+    come from no annotation, so seeing them tells nothing about anyone's labels."""
+    return require_label(session, user, clip_id)
+
+
 def check_blind(session: Session, user: User, clip: Clip) -> None:
     """Reviewers and admins label too, but not a clip whose labels they have been shown (its
     review, another's annotation, an export): 403 for labelling it, or changing or withdrawing

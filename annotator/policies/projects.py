@@ -64,6 +64,12 @@ def require_admin(session: Session, user: User, project_id: int) -> Project:
     return project
 
 
+def require_manage_suggestions(session: Session, user: User, project_id: int) -> Project:
+    """Importing, reading and clearing a project's model suggestions, and its suggestion mode:
+    admins (404 if unseen, else 403)."""
+    return require_admin(session, user, project_id)
+
+
 def check_can_annotate(session: Session, user: User, project: Project) -> None:
     """Every user who labels must be active; annotators must be members of the project."""
     if not user.is_active:

@@ -25,6 +25,11 @@ Login sessions (`UserSession`, a random token's SHA-256) and failed logins (`Log
 rows too (`fgtext.store.sessions`), so every server process sees the same ones; changing a user
 (`update_user`) ends their sessions in the same transaction.
 
+Suggestions (`fgtext.store.suggestions`): a project's suggestion mode, its classes' typical
+combinations and imported model suggestions decide what the annotation page offers for a clip
+(`offered_suggestions`, never from any annotation); a submission records what was shown and
+chosen, which `suggestion_label_records` hands to the analysis of their effect.
+
 The schema changes only through Alembic (`migrations/`); a server calls
 `require_current_schema(engine, auto_upgrade=...)` at start-up.
 """
@@ -47,6 +52,7 @@ from fgtext.store.assignment import (
     remaining_for,
     skip_clip,
 )
+from fgtext.store.class_suggestions import builtin_typicals, class_typicals
 from fgtext.store.db import create_db_engine, describe_url, normalise_url
 from fgtext.store.errors import (
     ConflictError,
@@ -88,10 +94,12 @@ from fgtext.store.models import (
     GoldClip,
     Lease,
     LoginFailure,
+    ModelSuggestion,
     Project,
     ProjectClass,
     ProjectMember,
     Skip,
+    SuggestionImport,
     User,
     UserSession,
 )
@@ -143,6 +151,18 @@ from fgtext.store.sessions import (
     record_login_failure,
     resolve_session,
 )
+from fgtext.store.suggestions import (
+    OfferedSuggestion,
+    SuggestionLabels,
+    clear_suggestions,
+    condition_of,
+    current_import,
+    import_suggestions,
+    offered_suggestions,
+    set_suggestion_mode,
+    suggestion_label_records,
+    suggestion_use,
+)
 from fgtext.store.users import (
     create_user,
     get_user,
@@ -174,7 +194,9 @@ __all__ = [
     "Lease",
     "LiveSession",
     "LoginFailure",
+    "ModelSuggestion",
     "NotFoundError",
+    "OfferedSuggestion",
     "OutdatedDatabaseError",
     "PermissionDeniedError",
     "Project",
@@ -183,18 +205,24 @@ __all__ = [
     "SchemaStatus",
     "Skip",
     "StaleVersionError",
+    "SuggestionImport",
+    "SuggestionLabels",
     "User",
     "UserSession",
     "add_clips_from_dataset",
     "add_member",
     "adjudicate",
     "agreement_summary",
+    "builtin_typicals",
+    "class_typicals",
     "clear_login_failures",
+    "clear_suggestions",
     "clip_annotations",
     "clip_confidences",
     "clip_final_labels",
     "clip_posteriors",
     "clip_video_path",
+    "condition_of",
     "count_annotations",
     "count_clips",
     "count_sessions",
@@ -203,6 +231,7 @@ __all__ = [
     "create_project_from_dataset",
     "create_session",
     "create_user",
+    "current_import",
     "dataset_gold_values",
     "describe_url",
     "downgrade_database",
@@ -219,6 +248,7 @@ __all__ = [
     "gold_values",
     "has_seen_labels",
     "head_revision",
+    "import_suggestions",
     "is_gold_turn",
     "is_member",
     "list_annotations",
@@ -232,6 +262,7 @@ __all__ = [
     "mark_gold_in",
     "next_clip",
     "normalise_url",
+    "offered_suggestions",
     "pair_confusion",
     "project_agreement",
     "project_classes",
@@ -249,8 +280,11 @@ __all__ = [
     "review_queue",
     "schema_status",
     "set_gold_rate",
+    "set_suggestion_mode",
     "skip_clip",
     "submit_annotation",
+    "suggestion_label_records",
+    "suggestion_use",
     "unmark_gold",
     "update_annotation",
     "update_class_text",

@@ -32,6 +32,7 @@ from fgtext.store.labels import validate_attributes
 from fgtext.store.models import Annotation, Clip, Lease, Project, Skip, User, utc_now
 from fgtext.store.projects import project_schema
 from fgtext.store.review import decided_clip_status, refresh_clip_status
+from fgtext.store.suggestions import suggestion_use
 from fgtext.validation import finite_or_none
 from fgtext.vocabulary import OPEN_STATUSES, ClipStatus
 
@@ -133,9 +134,11 @@ def submit_annotation(
     unsure: bool = False,
     note: str = "",
     seconds_spent: float | None = None,
+    suggestion: Mapping[str, object] | None = None,
 ) -> Annotation:
-    """Store `user`'s labels for `clip` (version 1) and release their lease. Returns the
-    annotation (a new one is not attached to `session`)."""
+    """Store `user`'s labels for `clip` (version 1) and release their lease. `suggestion`:
+    what the page showed and which was chosen (`fgtext.store.suggestions.suggestion_use`).
+    Returns the annotation (a new one is not attached to `session`)."""
     note = _check_note(note)
     seconds_spent = _check_seconds(seconds_spent)
     with write_transaction(session, lock_project=clip.project_id) as connection:
@@ -149,6 +152,9 @@ def submit_annotation(
             set_committed_value(clip, name, getattr(state, name))
         project = session.get(Project, clip.project_id)
         values = validate_attributes(project_schema(project), attributes)
+        used = suggestion_use(
+            session, clip=clip, project=project, suggestion=suggestion, values=values
+        )
         others = connection.execute(_CLIP_LABELS, at_clip).all()
         existing = next((a for a in others if a.user_id == user.id), None)
         if existing is not None:
@@ -172,7 +178,7 @@ def submit_annotation(
         row = {
             "clip_id": clip.id, "user_id": user.id, **values, "unsure": bool(unsure),
             "note": note, "seconds_spent": seconds_spent, "version": 1, "created_at": now,
-            "updated_at": now,
+            "updated_at": now, **used,
         }  # fmt: skip
         (annotation_id,) = connection.execute(_INSERT_ANNOTATION, row).inserted_primary_key
         connection.execute(_DELETE_USERS_LEASE, {**at_clip, "user_id": user.id})
@@ -197,7 +203,8 @@ def submit_annotation(
             session, actor=user, action="annotation.submit", entity_type="annotation",
             entity_id=annotation_id, project_id=project.id,
             payload={"clip_id": clip.id, "attributes": values, "unsure": bool(unsure),
-                     "note": note, "seconds_spent": seconds_spent},
+                     "note": note, "seconds_spent": seconds_spent,
+                     **({"suggestion": used} if used["suggestions_shown"] else {})},
         )  # fmt: skip
     return Annotation(id=annotation_id, **row)
 

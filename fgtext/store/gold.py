@@ -40,7 +40,7 @@ from fgtext.store.db import audit, write_transaction
 from fgtext.store.errors import ConflictError, NotFoundError
 from fgtext.store.labels import validate_attributes
 from fgtext.store.models import Annotation, Clip, GoldClip, Project, Skip, User
-from fgtext.store.projects import check_gold_rate, project_schema
+from fgtext.store.projects import check_gold_rate, project_schema, set_project_setting
 from fgtext.store.review import refresh_clip_status
 from fgtext.vocabulary import ClipStatus
 
@@ -74,17 +74,9 @@ def turns_taken(session: Session, *, project: Project, user: User) -> int:
 def set_gold_rate(
     session: Session, *, project: Project, rate: float, actor: User | None
 ) -> Project:
-    rate = check_gold_rate(rate)
-    with write_transaction(session, lock_project=project.id):
-        stored = session.get(Project, project.id, populate_existing=True)
-        audit(
-            session, actor=actor, action="project.gold_rate", entity_type="project",
-            entity_id=stored.id, project_id=stored.id,
-            payload={"old": stored.gold_rate, "new": rate},
-        )  # fmt: skip
-        stored.gold_rate = rate
-        session.add(stored)
-    return stored
+    return set_project_setting(
+        session, project=project, field="gold_rate", value=check_gold_rate(rate), actor=actor
+    )
 
 
 def _bump_labels_revision(session: Session, project_id: int) -> None:

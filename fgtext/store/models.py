@@ -16,7 +16,12 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from fgtext.schema import DIMENSIONS
-from fgtext.vocabulary import DEFAULT_CONSENSUS_RULE, DEFAULT_POSTERIOR_THRESHOLD, ClipStatus
+from fgtext.vocabulary import (
+    DEFAULT_CONSENSUS_RULE,
+    DEFAULT_POSTERIOR_THRESHOLD,
+    ClipStatus,
+    SuggestionMode,
+)
 
 # Named constraints, so migrations can drop and alter them by name on every back end.
 STORE_METADATA = MetaData(
@@ -92,6 +97,8 @@ class Project(StoreTable, table=True):
     # Share of each annotator's clips drawn from the gold clips (`fgtext.store.gold`); 0: gold
     # clips are handed in the ordinary order, like any other.
     gold_rate: float = 0.0
+    # Whether and when the annotation page offers suggestions (`fgtext.store.suggestions`).
+    suggestion_mode: str = Field(default=SuggestionMode.OFF, max_length=20)  # a SuggestionMode
     # Bumped by every write that changes labels; the agreement cache is keyed by it.
     labels_revision: int = 0
     created_at: datetime = _timestamp()
@@ -118,6 +125,11 @@ class ProjectClass(StoreTable, table=True):
     class_id: int  # the dataset's class id (Clip.label)
     name: str = Field(max_length=300)
     text: str = Field(max_length=2000)
+    # The class's typical combinations of the four values ([{initiator, receiver, direction,
+    # motion_type}, ...], from a class list): offered as class suggestions.
+    typical: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class ProjectMember(StoreTable, table=True):
@@ -166,6 +178,12 @@ class Annotation(StoreTable, FourValues, table=True):
     note: str = Field(default="", max_length=2000)
     seconds_spent: float | None = None
     version: int = 1
+    # The first submission's suggestions (`fgtext.store.suggestions`); edits leave them: were
+    # suggestions shown, which one was chosen ({source, attributes}), and were its values
+    # submitted unchanged (None: none was chosen).
+    suggestions_shown: bool = False
+    suggestion_chosen: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    suggestion_accepted: bool | None = None
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -223,6 +241,37 @@ class GoldClip(StoreTable, FourValues, table=True):
     clip_id: int = Field(foreign_key="clips.id", primary_key=True, ondelete="CASCADE")
     project_id: int = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
     created_at: datetime = _timestamp()
+
+
+class SuggestionImport(StoreTable, table=True):
+    """One suggestions file loaded into a project (`fgtext.store.suggestions`): its provenance.
+    A later import or a clear ends it (`cleared_at`); the row stays as the record."""
+
+    __tablename__ = "suggestion_imports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    source: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # the file's
+    schema_ref: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # the file's
+    actor_id: int | None = Field(default=None, foreign_key="users.id")  # None: the CLI
+    clips: int
+    suggestions: int
+    created_at: datetime = _timestamp()
+    cleared_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ModelSuggestion(StoreTable, FourValues, table=True):
+    """A trained model's suggested values for a clip, `rank` 0 the best (highest score)."""
+
+    __tablename__ = "model_suggestions"
+    __table_args__ = (UniqueConstraint("clip_id", "rank"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    import_id: int = Field(foreign_key="suggestion_imports.id", index=True, ondelete="CASCADE")
+    clip_id: int = Field(foreign_key="clips.id", ondelete="CASCADE")
+    rank: int
+    score: float
 
 
 class AgreementCache(StoreTable, table=True):

@@ -1,5 +1,5 @@
-"""Projects (schema, classes with T_c, k, consensus rule and its threshold, gold rate), their
-members and their clips.
+"""Projects (schema, classes with T_c and their typical combinations, k, consensus rule and its
+threshold, gold rate, suggestion mode), their members and their clips.
 
 Clips come from an FG-Text dataset or manifest (what `fgtext import ...` or `fgtext synth`
 writes). Video paths under the project's media root are stored relative to it (the app serves
@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from fgtext.dataset import ClassInfo, Dataset, class_infos, open_dataset
 from fgtext.dataset import Clip as DatasetClip
 from fgtext.schema import ClassDef, Schema
+from fgtext.store.class_suggestions import class_typicals
 from fgtext.store.db import audit, get_row, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
 from fgtext.store.labels import validate_attributes
@@ -33,10 +34,21 @@ from fgtext.vocabulary import (
     DEFAULT_CONSENSUS_RULE,
     DEFAULT_POSTERIOR_THRESHOLD,
     PROJECT_RULES,
+    SUGGESTION_MODES,
     ClipStatus,
+    SuggestionMode,
 )
 
 _INSERT_CHUNK = 1000  # clips per multi-row INSERT
+
+
+def check_suggestion_mode(mode: object) -> SuggestionMode:
+    """Whether and when the annotation page offers suggestions (`fgtext.store.suggestions`)."""
+    if mode not in SUGGESTION_MODES:
+        raise InvalidInputError(
+            f"suggestion mode {mode!r} is unknown; expected one of {', '.join(SUGGESTION_MODES)}"
+        )
+    return SuggestionMode(mode)
 
 
 def check_gold_rate(rate: object) -> float:
@@ -106,10 +118,14 @@ def create_project(
     confidence_threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
     k_min: int | None = None,
     k_max: int | None = None,
+    suggestion_mode: str = SuggestionMode.OFF,
+    class_list: str | Path | None = None,
 ) -> Project:
     """A project without clips; the class texts T_c default to the schema's template. With
     `k_min` and `k_max` (the dawid-skene rule only), k is adaptive and `annotators_per_clip`
-    is not used."""
+    is not used. The classes' typical combinations (class suggestions) are those of
+    `class_list`, else of the classes given, else of the built-in list their names match
+    (`fgtext.store.class_suggestions.class_typicals`)."""
     name = name.strip() if isinstance(name, str) else ""
     if not name:
         raise InvalidInputError("project name is empty; expected a non-empty name")
@@ -117,11 +133,14 @@ def create_project(
     infos = class_infos(classes, schema)
     if not infos:
         raise InvalidInputError(f"project {name!r} needs at least one class")
+    suggestion_mode = check_suggestion_mode(suggestion_mode)
+    typical = class_typicals(schema, classes, class_list)
     with write_transaction(session):
         project = _insert_project(
             session, name=name, schema=schema, classes=infos, k=annotators_per_clip,
             rule=consensus_rule, actor=actor, media_root=media_root,
             threshold=confidence_threshold, k_min=k_min, k_max=k_max,
+            suggestion_mode=suggestion_mode, typical=typical,
         )  # fmt: skip
     return project
 
@@ -140,6 +159,8 @@ def _insert_project(
     threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
     k_min: int | None = None,
     k_max: int | None = None,
+    suggestion_mode: SuggestionMode = SuggestionMode.OFF,
+    typical: dict[int, list[dict[str, str]]] | None = None,
 ) -> Project:
     if session.exec(select(Project).where(Project.name == name)).first() is not None:
         raise ConflictError(f"project {name!r} exists already")
@@ -153,21 +174,29 @@ def _insert_project(
         confidence_threshold=float(threshold),
         k_min=k_min,
         k_max=k_max,
+        suggestion_mode=suggestion_mode.value,
     )
     session.add(project)
     try:
         session.flush()
     except IntegrityError:  # a concurrent request created it first
         raise ConflictError(f"project {name!r} exists already") from None
+    typical = typical or {}
     for c in classes:
-        session.add(ProjectClass(project_id=project.id, class_id=c.id, name=c.name, text=c.text))
+        session.add(
+            ProjectClass(
+                project_id=project.id, class_id=c.id, name=c.name, text=c.text,
+                typical=typical.get(c.id, []),
+            )
+        )  # fmt: skip
     audit(
         session, actor=actor, action="project.create", entity_type="project",
         entity_id=project.id, project_id=project.id,
         payload={"name": name, "annotators_per_clip": k, "consensus_rule": rule,
                  "gold_rate": gold_rate, "confidence_threshold": float(threshold),
-                 "k_min": k_min, "k_max": k_max,
-                 "schema": f"{schema.name} {schema.version}", "classes": len(classes)},
+                 "k_min": k_min, "k_max": k_max, "suggestion_mode": suggestion_mode.value,
+                 "schema": f"{schema.name} {schema.version}", "classes": len(classes),
+                 "classes_with_typical": sum(1 for t in typical.values() if t)},
     )  # fmt: skip
     return project
 
@@ -186,10 +215,14 @@ def create_project_from_dataset(
     confidence_threshold: float = DEFAULT_POSTERIOR_THRESHOLD,
     k_min: int | None = None,
     k_max: int | None = None,
+    suggestion_mode: str = SuggestionMode.OFF,
+    class_list: str | Path | None = None,
 ) -> Project:
     """A project with the dataset's schema, classes (and their T_c) and clips, in one
     transaction. `name` defaults to the dataset's name. Labels in the dataset are not
-    imported: the project starts unlabelled (its gold clips' values, with `import_gold`)."""
+    imported: the project starts unlabelled (its gold clips' values, with `import_gold`). The
+    classes' typical combinations (class suggestions) come from `class_list` (smg, imigue or
+    an `fgtext-classes/1` file), else from the built-in list their names match."""
     ds = open_dataset(dataset_dir)
     name = ds.name if name is None else name
     name = name.strip() if isinstance(name, str) else ""
@@ -197,11 +230,14 @@ def create_project_from_dataset(
         raise InvalidInputError("project name is empty; expected a non-empty name")
     _check_settings(annotators_per_clip, consensus_rule, confidence_threshold, k_min, k_max)
     gold_rate = check_gold_rate(gold_rate)
+    suggestion_mode = check_suggestion_mode(suggestion_mode)
+    typical = class_typicals(ds.schema, ds.classes, class_list)
     with write_transaction(session):
         project = _insert_project(
             session, name=name, schema=ds.schema, classes=ds.classes, k=annotators_per_clip,
             rule=consensus_rule, actor=actor, media_root=media_root, gold_rate=gold_rate,
             threshold=confidence_threshold, k_min=k_min, k_max=k_max,
+            suggestion_mode=suggestion_mode, typical=typical,
         )  # fmt: skip
         _add_clips(session, project, ds, actor, import_gold=import_gold)
     return project
@@ -300,6 +336,25 @@ def _add_clips(
                  "gold": len(gold)},
     )  # fmt: skip
     return AddClipsResult(added=len(rows), unchanged=unchanged)
+
+
+def set_project_setting(
+    session: Session, *, project: Project, field: str, value: object, actor: User | None
+) -> Project:
+    """Change one setting of the project (a checked value), audited as `project.FIELD` with
+    its old and new value."""
+    with write_transaction(session, lock_project=project.id):
+        stored = session.get(Project, project.id, populate_existing=True)
+        if stored is None:
+            raise NotFoundError(f"project {project.id} does not exist")
+        audit(
+            session, actor=actor, action=f"project.{field}", entity_type="project",
+            entity_id=stored.id, project_id=stored.id,
+            payload={"old": getattr(stored, field), "new": value},
+        )  # fmt: skip
+        setattr(stored, field, value)
+        session.add(stored)
+    return stored
 
 
 def get_project(session: Session, *, project_id: int) -> Project:

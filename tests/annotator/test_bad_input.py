@@ -335,3 +335,107 @@ def test_open_dataset_refuses_a_template_with_an_unknown_field(media_root):
     bad = dataset_copy(media_root, "bad", schema=with_unknown_template_field)
     with pytest.raises(FgTextError, match=r"\{hand\}"):
         open_dataset(bad)
+
+
+# -- suggestions ------------------------------------------------------------------------------
+
+SHOWN = '{"shown": true, "chosen": {"source": "class", "attributes": %s}}'
+
+
+@pytest.mark.parametrize(
+    ("suggestion", "field"),
+    [
+        (SHOWN % '{"initiator": "a\\u0000"}', "attributes"),
+        (SHOWN % '{"\\ud800": "x"}', "attributes"),
+        ('{"shown": true, "chosen": {"source": "\\ud800", "attributes": {}}}', "source"),
+        ('{"shown": true, "chosen": {"source": "oracle", "attributes": {}}}', "source"),
+        ('{"shown": NaN}', "shown"),
+        ('{"shown": 1e999}', "shown"),
+        ('{"shown": true, "chosen": 7}', "chosen"),
+        ('"shown"', "suggestion"),
+        (SHOWN % json.dumps({**RUB_EYES, "receiver": "x" * 300_000}), "receiver"),
+    ],
+)
+def test_a_bad_suggestion_in_a_submission_is_refused_naming_the_field(
+    app, engine, project, member, suggestion, field
+):
+    member("ivan")
+    client = logged_in(app, "ivan")
+    ada = logged_in(app, "ada")
+    ada.patch(f"/api/v1/projects/{project['id']}/settings", json={"suggestion_mode": "at_once"})
+    clip = client.post(f"/api/v1/projects/{project['id']}/next").json()
+    reply = raw_post(
+        client, f"/api/v1/clips/{clip['id']}/annotations",
+        f'{{"attributes": {ATTRS}, "suggestion": {suggestion}}}',
+    )  # fmt: skip
+    assert reply.status_code == 422, reply.text
+    assert field in str(reply.json()["detail"])
+    assert annotations_stored(engine) == []
+
+
+def _suggestions_file(clip_id: str, score: str = "0.5", source: str = '{"kind": "model"}') -> str:
+    return (
+        f'{{"format": "fgtext-suggestions/1", "source": {source}, "clips": [{{"clip_id": '
+        f'{clip_id}, "suggestions": [{{"attributes": {ATTRS}, "score": {score}}}]}}]}}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ("[]", 422, "expected a JSON object"),
+        ("null", 422, "expected a JSON object"),
+        ("3.5", 422, "expected a JSON object"),
+        ('"fgtext-suggestions/1"', 422, "expected a JSON object"),
+        ("", 400, "not JSON"),
+        ("{", 400, "not JSON"),
+        ("[" * 100_000 + "]" * 100_000, 400, "not JSON"),
+        (b"\xff\xfe{".decode("latin-1"), 400, "not JSON"),
+        (_suggestions_file('"a\\u0000b"'), 422, "clip_id"),
+        (_suggestions_file('"\\ud800"'), 422, "clip_id"),
+        (_suggestions_file('"x"', "NaN"), 422, "score"),
+        (_suggestions_file('"x"', "1e999"), 422, "score"),
+        (_suggestions_file('"x"', "-Infinity"), 422, "score"),
+        (_suggestions_file('"x"', "1e-320"), 422, "score"),
+        (_suggestions_file('"x"', '"high"'), 422, "score"),
+        (_suggestions_file('"nope"'), 422, "clip 'nope' is not a clip of project 'gestures'"),
+        (_suggestions_file('"x"', source='{"\\ud800": 1}'), 422, "source"),
+        (_suggestions_file('"x"', source='{"run": "a\\u0000"}'), 422, "source.run"),
+        (_suggestions_file('"x"', source='{"run": NaN}'), 422, "source.run"),
+        (_suggestions_file('"x"', source='{"run": ' + "[" * 50 + "]" * 50 + "}"), 422, "nested"),
+        (_suggestions_file('"x"', source='"model"'), 422, "source"),
+        (_suggestions_file('"x"').replace('"rub"', '"dance"'), 422, "motion_type 'dance'"),
+    ],
+)  # fmt: skip
+def test_a_bad_suggestions_body_is_one_clear_4xx_and_stores_nothing(
+    app, engine, admin, project, body, status, words
+):
+    client = logged_in(app, "ada")
+    reply = client.post(
+        f"/api/v1/projects/{project['id']}/suggestions",
+        content=body.encode("latin-1"),  # the bytes as written (ASCII but for one case)
+        headers={"Content-Type": "application/json"},
+    )
+    assert reply.status_code == status, reply.text
+    assert words in str(reply.json()["detail"])
+    with Session(engine) as session:
+        assert session.exec(select(store.SuggestionImport)).all() == []
+        assert session.exec(select(store.ModelSuggestion)).all() == []
+
+
+def test_a_50_mb_suggestions_body_is_413_and_bad_modes_are_422(app, engine, admin, project):
+    client = logged_in(app, "ada")
+    url = f"/api/v1/projects/{project['id']}/suggestions"
+    reply = client.post(
+        url, content=b" " * (50 * 2**20), headers={"Content-Type": "application/json"}
+    )
+    assert reply.status_code == 413 and "MiB" in reply.json()["detail"]
+    settings = f"/api/v1/projects/{project['id']}/settings"
+    for body in ('{"suggestion_mode": "sometimes"}', '{"suggestion_mode": "off\\u0000"}',
+                 '{"suggestion_mode": 1}', '{"suggestion_mode": "\\ud800"}'):  # fmt: skip
+        refused = client.patch(settings, content=body, headers={"Content-Type": "application/json"})
+        assert refused.status_code == 422, body
+        assert refused.json()["detail"][0]["loc"] == ["body", "suggestion_mode"]
+    with Session(engine) as session:
+        assert store.get_project(session, project_id=project["id"]).suggestion_mode == "off"
+        assert session.exec(select(store.SuggestionImport)).all() == []

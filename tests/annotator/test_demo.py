@@ -12,6 +12,8 @@ from annotator.app import create_app
 from annotator.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_PROJECT, prepare_demo
 from annotator.settings import Settings
 from fgtext import store
+from fgtext.compose import compose_fg_text
+from fgtext.schema import load_class_list
 
 
 def test_demo_is_ready_to_use_and_reused(tmp_path):
@@ -48,6 +50,14 @@ def test_demo_is_ready_to_use_and_reused(tmp_path):
         f"/api/v1/projects/{built.project_id}/next", headers={"X-CSRF-Token": csrf}
     ).json()
     assert client.get(clip["media_url"]).status_code == 200  # the video plays
+    # suggestions at once: the synthetic classes are SMG's, with SMG's typical combinations
+    offered = client.get(f"/api/v1/clips/{clip['id']}/suggestions").json()
+    typical = load_class_list("smg")[clip["label"]].attributes
+    assert offered["mode"] == "at_once"
+    assert [
+        (s["index"], s["source"], s["attributes"], s["score"]) for s in offered["suggestions"]
+    ] == [(i, "class", dict(a), None) for i, a in enumerate(typical)]
+    assert offered["suggestions"][0]["text"] == compose_fg_text(typical[0])
     app.state.engine.dispose()
 
     again = prepare_demo(folder)

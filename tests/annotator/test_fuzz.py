@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlmodel import Session, select
 
 from fgtext import store
-from fgtext.store import Adjudication, Annotation, Project, Skip
+from fgtext.store import Adjudication, Annotation, Project, Skip, SuggestionImport
 from tests.annotator.conftest import DATASET
 from tests.annotator.test_annotations import RUB_EYES, TOUCH_NECK, next_clip, submit
 from tests.annotator.test_bad_input import logged_in
@@ -136,6 +136,10 @@ class Field:
     kind: str  # "text", "path", "number" or "form" (a text field of a form)
 
 
+# A suggestions file naming a clip the project lacks: refused whatever else it holds.
+SUGGESTIONS = {"format": "fgtext-suggestions/1", "source": {"run": "r"},
+               "clips": [{"clip_id": "none", "suggestions": [{"attributes": RUB_EYES,
+                                                              "score": 0.5}]}]}  # fmt: skip
 FIELDS = [
     Field("", "POST", "/api/v1/auth/login", {"username": "ivan", "password": "pw"},
           ("username",), "text"),
@@ -182,6 +186,16 @@ FIELDS = [
           {"attributes": TOUCH_NECK, "reason": "clear"}, ("reason",), "text"),
     Field("rita", "POST", "/api/v1/clips/{clip}/adjudication",
           {"attributes": TOUCH_NECK, "reason": "clear"}, ("attributes", "receiver"), "text"),
+    Field("ivan", "POST", "/api/v1/clips/{free_clip}/annotations",
+          {"attributes": RUB_EYES, "suggestion": {"shown": True, "chosen": {
+              "source": "model", "attributes": RUB_EYES}}},
+          ("suggestion", "chosen", "attributes", "initiator"), "text"),
+    Field("ada", "PATCH", "/api/v1/projects/{project}/settings", {"suggestion_mode": "off"},
+          ("suggestion_mode",), "text"),
+    Field("ada", "POST", "/api/v1/projects/{project}/suggestions", SUGGESTIONS,
+          ("source", "run"), "text"),
+    Field("ada", "POST", "/api/v1/projects/{project}/suggestions", SUGGESTIONS,
+          ("clips", 0, "clip_id"), "text"),
 ]  # fmt: skip
 
 
@@ -209,6 +223,8 @@ def stored_state(engine) -> tuple:
              for a in session.exec(select(Annotation))],
             list(session.exec(select(Skip.id))),
             list(session.exec(select(Adjudication.id))),
+            list(session.exec(select(SuggestionImport.id))),
+            session.get(Project, 1).suggestion_mode,
             store.count_clips(session, project=session.get(Project, 1)),
         )  # fmt: skip
 

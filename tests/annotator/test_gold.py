@@ -130,7 +130,7 @@ def test_gold_turns_follow_the_rate_and_fall_back(admin, project, member, engine
     pid = project["id"]
     assert admin.client.patch(
         f"/api/v1/projects/{pid}/settings", json={"gold_rate": 0.5}
-    ).json() == {"gold_rate": 0.5}
+    ).json() == {"gold_rate": 0.5, "suggestion_mode": "off"}
     clips = [c["id"] for c in admin.client.get(f"/api/v1/projects/{pid}/clips").json()]
     gold = set(clips[3:])
     for clip_id in gold:
@@ -202,7 +202,7 @@ def test_only_admins_mark_gold_and_bad_input_is_a_clear_4xx(admin, project, memb
     settings = f"/api/v1/projects/{project['id']}/settings"
     for rate in (1.5, -0.1, "a lot"):
         assert admin.client.patch(settings, json={"gold_rate": rate}).status_code == 422
-    assert rita.client.get(settings).json() == {"gold_rate": 0.0}
+    assert rita.client.get(settings).json() == {"gold_rate": 0.0, "suggestion_mode": "off"}
     assert rita.client.patch(settings, json={"gold_rate": 0.1}).status_code == 403
     create = {"name": "q", "dataset_dir": DATASET, "gold_rate": 2}
     assert admin.client.post("/api/v1/projects", json=create).status_code == 422

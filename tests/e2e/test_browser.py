@@ -4,6 +4,7 @@ adjudication, export download, the player's controls, undo, edit, errors, layout
 from __future__ import annotations
 
 import io
+import json
 import math
 import time
 import zipfile
@@ -712,3 +713,47 @@ def test_an_admin_marks_a_clip_gold_from_its_review_page(live_server, new_page):
     reviewer = new_page("rita")
     reviewer.goto(f"{live_server.url}/clips/{clip.id}/review")
     assert reviewer.locator("[data-testid=gold-box]").count() == 0
+
+
+def test_admin_sets_the_suggestion_mode_and_uploads_a_suggestions_file(
+    live_server, new_page, tmp_path
+):
+    url, pid = live_server.url, live_server.project_id
+    with live_server.session() as session:
+        project = store.get_project(session, project_id=pid)
+        clip_ids = [c.clip_id for c in store.list_clips(session, project=project)]
+    rub = {"initiator": "right_hand", "receiver": "eyes", "direction": "back_and_forth",
+           "motion_type": "rub"}  # fmt: skip
+    good = tmp_path / "pred.json"
+    good.write_text(json.dumps({
+        "format": "fgtext-suggestions/1", "source": {"kind": "model", "run": "runs/e2e"},
+        "clips": [{"clip_id": c, "suggestions": [{"attributes": rub, "score": 0.9}]}
+                  for c in clip_ids],
+    }))  # fmt: skip
+    bad = tmp_path / "bad.json"
+    bad.write_text(good.read_text().replace(clip_ids[-1], "elsewhere"))
+    page = new_page("ada")
+    page.goto(f"{url}/admin/projects/{pid}")
+    assert "2 of 2 classes have typical combinations" in page.inner_text("#class-suggestions")
+
+    page.select_option("#suggestion-mode-select", "at_once")
+    with page.expect_navigation():  # saved, then the page reloads
+        page.click("#suggestion-mode button[type=submit]")
+    assert page.locator("#suggestion-mode-select").input_value() == "at_once"
+
+    page.set_input_files("#suggestions-file", str(bad))
+    page.click("#import-suggestions button[type=submit]")
+    expect(page.locator(".toast-error").last).to_contain_text("clip 'elsewhere' is not a clip")
+    page.set_input_files("#suggestions-file", str(good))
+    with page.expect_navigation():
+        page.click("#import-suggestions button[type=submit]")
+    assert "8 for 8 clips" in page.inner_text("#model-suggestions")
+    assert "runs/e2e" in page.inner_text("#model-suggestions")
+    with live_server.session() as session:
+        project = store.get_project(session, project_id=pid)
+        assert project.suggestion_mode == "at_once"
+        assert store.current_import(session, project=project).suggestions == 8
+
+    with page.expect_navigation():
+        page.click("#clear-suggestions button[type=submit]")
+    assert page.inner_text("#model-suggestions") == "No model suggestions imported."

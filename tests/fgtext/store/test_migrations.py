@@ -14,9 +14,10 @@ from fgtext.store.models import STORE_METADATA
 TABLES = {
     "users", "projects", "project_classes", "project_members", "clips", "annotations",
     "leases", "skips", "adjudications", "agreement_cache", "audit_events", "sessions",
-    "login_failures", "gold_clips", "reliability_cache",
+    "login_failures", "gold_clips", "reliability_cache", "suggestion_imports",
+    "model_suggestions",
 }  # fmt: skip
-HEAD = "0003_annotation_quality"
+HEAD = "0004_suggestions"
 
 
 def tables(engine) -> set[str]:
@@ -116,13 +117,15 @@ def test_schema_status_describes_the_database(engine, database_url):
 def test_migration_scripts_are_found_in_the_checkout():
     assert (migrations_dir() / "env.py").is_file()
     assert sorted(p.name for p in (migrations_dir() / "versions").glob("*.py")) == [
-        "0001_initial_store.py", "0002_server_sessions.py", "0003_annotation_quality.py"
+        "0001_initial_store.py", "0002_server_sessions.py", "0003_annotation_quality.py",
+        "0004_suggestions.py",
     ]  # fmt: skip
 
 
 def test_upgrading_from_0001_keeps_the_users_and_adds_the_later_tables(empty_engine):
     store.upgrade_database(empty_engine, "0001")
-    later = {"sessions", "login_failures", "gold_clips", "reliability_cache"}
+    later = {"sessions", "login_failures", "gold_clips", "reliability_cache",
+             "suggestion_imports", "model_suggestions"}  # fmt: skip
     assert tables(empty_engine) == TABLES - later
     with Session(empty_engine) as session:
         store.create_user(session, username="ada", password_hash="h", role="admin")
@@ -190,3 +193,85 @@ def test_a_plain_session_works_with_the_store(engine):
     with Session(engine) as session:
         user = store.create_user(session, username="u", password_hash="h", role="reviewer")
         assert store.get_user_by_username(session, username="u").id == user.id
+
+
+def test_0004_backfills_class_typicals_by_name_and_downgrades_cleanly(empty_engine):
+    """Projects from before 0004 get their classes' typical combinations as creation gives
+    them (name match in the built-in lists, within the project's schema), suggestions off, and
+    their annotations 'nothing shown'; the downgrade drops exactly what 0004 added."""
+    from sqlalchemy import JSON, column, insert, select, table
+
+    from fgtext.schema import default_schema, load_class_list
+
+    store.upgrade_database(empty_engine, "0003_annotation_quality")
+    projects = table("projects", column("id"), column("name"), column("schema_spec", JSON),
+                     column("annotators_per_clip"), column("consensus_rule"),
+                     column("media_root"), column("labels_revision"), column("created_at"))  # fmt: skip
+    classes = table("project_classes", column("id"), column("project_id"), column("class_id"),
+                    column("name"), column("text"))  # fmt: skip
+    clips = table("clips", column("id"), column("project_id"), column("clip_id"),
+                  column("video"), column("label"), column("split"), column("source"),
+                  column("status"), column("n_annotations"), column("created_at"))  # fmt: skip
+    annotations = table("annotations", column("id"), column("clip_id"), column("user_id"),
+                        column("initiator"), column("receiver"), column("direction"),
+                        column("motion_type"), column("unsure"), column("note"),
+                        column("version"), column("created_at"), column("updated_at"))  # fmt: skip
+    now = store.models.utc_now()
+    with Session(empty_engine, expire_on_commit=False) as session:
+        ada = store.create_user(session, username="ada", password_hash="h", role="admin")
+    smg = load_class_list("smg")
+    with empty_engine.begin() as connection:
+        connection.execute(insert(projects), [
+            {"id": 1, "name": "old", "schema_spec": default_schema().to_dict(),
+             "annotators_per_clip": 2, "consensus_rule": "majority", "media_root": "",
+             "labels_revision": 0, "created_at": now},
+        ])  # fmt: skip
+        connection.execute(insert(classes), [
+            {"id": 1, "project_id": 1, "class_id": 0, "name": " Folding ARMS", "text": "t"},
+            {"id": 2, "project_id": 1, "class_id": 1, "name": "juggling", "text": "t"},
+        ])  # fmt: skip
+        connection.execute(insert(clips), [
+            {"id": 1, "project_id": 1, "clip_id": "c", "video": "/v.mp4", "label": 0,
+             "split": "train", "source": "", "status": "in_progress", "n_annotations": 1,
+             "created_at": now},
+        ])  # fmt: skip
+        connection.execute(insert(annotations), [
+            {"id": 1, "clip_id": 1, "user_id": ada.id, "initiator": "both_arms",
+             "receiver": "chest", "direction": "inward", "motion_type": "fold", "unsure": False,
+             "note": "", "version": 1, "created_at": now, "updated_at": now},
+        ])  # fmt: skip
+
+    assert store.upgrade_database(empty_engine).current == HEAD
+    with Session(empty_engine) as session:
+        project = store.get_project(session, project_id=1)
+        assert project.suggestion_mode == "off"
+        folding = next(c for c in smg if c.name == "folding arms")
+        assert [(c.name, c.typical) for c in store.project_classes(session, project=project)] == [
+            (" Folding ARMS", [dict(a) for a in folding.attributes]), ("juggling", [])
+        ]  # fmt: skip
+        old = session.get(store.Annotation, 1)
+        assert (old.suggestions_shown, old.suggestion_chosen, old.suggestion_accepted) == (
+            False, None, None
+        )  # fmt: skip
+        clip = store.get_clip(session, clip_id=1)
+        store.set_suggestion_mode(session, project=project, mode="at_once", actor=ada)
+        project = store.get_project(session, project_id=1)
+        assert [s.source for s in store.offered_suggestions(session, clip=clip, project=project)] == [
+            "class"
+        ]  # fmt: skip
+
+    assert store.downgrade_database(empty_engine, "0003_annotation_quality").current == (
+        "0003_annotation_quality"
+    )
+    assert tables(empty_engine) == TABLES - {"suggestion_imports", "model_suggestions"}
+    with empty_engine.connect() as connection:
+        inspector = inspect(connection)
+        assert "suggestion_mode" not in {c["name"] for c in inspector.get_columns("projects")}
+        assert "typical" not in {c["name"] for c in inspector.get_columns("project_classes")}
+        assert not {"suggestions_shown", "suggestion_chosen", "suggestion_accepted"} & {
+            c["name"] for c in inspector.get_columns("annotations")
+        }
+        assert connection.execute(select(annotations.c.initiator)).scalars().all() == ["both_arms"]
+        assert connection.execute(select(classes.c.name).order_by(classes.c.id)).scalars().all() == [
+            " Folding ARMS", "juggling"
+        ]  # fmt: skip
