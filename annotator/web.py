@@ -32,13 +32,14 @@ from fgtext.compose import compose_fg_text
 from fgtext.schema import DIMENSIONS
 from fgtext.store import User
 from fgtext.validation import MAX_ID, Text, finite_or_none
-from fgtext.vocabulary import DAWID_SKENE, SUGGESTION_MODES
+from fgtext.vocabulary import DAWID_SKENE, SUGGESTION_MODES, SuggestionMode
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 REVIEW_PAGE_SIZE = 200  # the review queue page lists the oldest this many
 
 # Player and label shortcuts, shown on the annotation page and its help overlay. Letters only
 # ever filter the active attribute's values, so they never collide with the player's keys.
+SUGGESTION_KEYS = "Shift + 1 – 9"  # listed where the project offers suggestions
 SHORTCUTS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Player", [
         ("Space", "play / pause"),
@@ -54,6 +55,7 @@ SHORTCUTS: list[tuple[str, list[tuple[str, str]]]] = [
         ("a – z", "type to filter the values"),
         ("↑ / ↓", "move through the values"),
         ("Enter", "choose and go to the next attribute"),
+        (SUGGESTION_KEYS, "fill all four with suggestion 1 – 9"),
         ("Esc", "clear the filter"),
         ("Alt + U", "unsure on / off"),
         ("Alt + N", "write a note (Esc leaves it)"),
@@ -199,14 +201,24 @@ def annotate_page(
         "dimensions": list(DIMENSIONS),
         "project": detail.model_dump(mode="json", by_alias=True),
         "editing": editing,
+        # off: the page has no suggestions at all; the others ask per clip (suggestions.js)
+        "suggestion_mode": SuggestionMode(project.suggestion_mode).value,
         "done": store.count_annotations(session, project=project, user=user),
         "remaining": _remaining(session, project, user),
         "recent": _recent(session, project, user, limit=8),
     }
     return render(
-        request, "annotate.html", user, config=config, shortcuts=SHORTCUTS,
+        request, "annotate.html", user, config=config,
+        shortcuts=_shortcuts(suggesting=config["suggestion_mode"] != SuggestionMode.OFF),
         **_project_page_context(session, user, project),
     )  # fmt: skip
+
+
+def _shortcuts(*, suggesting: bool) -> list[tuple[str, list[tuple[str, str]]]]:
+    """SHORTCUTS, without the suggestion keys where the project offers none."""
+    if suggesting:
+        return SHORTCUTS
+    return [(group, [k for k in keys if k[0] != SUGGESTION_KEYS]) for group, keys in SHORTCUTS]
 
 
 def _recent(session, project: store.Project, user: User, *, limit: int | None = None) -> list:

@@ -1,5 +1,6 @@
 // The annotation page: the next clip in the player, the four attributes chosen by keyboard or
-// mouse, the live FG-Text sentence, submit-and-next, undo, skip, edit, time spent.
+// mouse, suggestions that fill all four (suggestions.js, when the project offers them), the
+// live FG-Text sentence, submit-and-next, undo, skip, edit, time spent.
 "use strict";
 
 (() => {
@@ -73,7 +74,7 @@
     $("chosen-" + d).textContent = state.values[d] ? FG.label(state.values[d]) : "";
   }
 
-  function renderAll() { DIMS.forEach(renderDim); updateSentence(); }
+  function renderAll() { DIMS.forEach(renderDim); updateSentence(); suggestions?.update(); }
 
   function highlightChosen(d) {
     const i = visibleChips(d).findIndex((c) => c.dataset.value === state.values[d]);
@@ -115,6 +116,20 @@
     focusGroup();
   }
 
+  // -- suggestions: one key fills all four values, each still editable -----------------------
+  const suggestions = config.suggestion_mode !== "off"
+    ? new FGSuggestions(document, { first: DIMS[0], values: () => state.values, onPick: applySuggestion })
+    : null;
+
+  function applySuggestion(suggestion) {
+    state.values = { ...suggestion.attributes };
+    DIMS.forEach((d) => { state.filter[d] = ""; });
+    DIMS.forEach(renderDim);  // every value visible again, so the chosen ones can be highlighted
+    DIMS.forEach(highlightChosen);
+    renderAll();
+    focusGroup();
+  }
+
   DIMS.forEach((d, i) => {
     chips(d).forEach((chip) => chip.addEventListener("click", (e) => {
       state.active = i;
@@ -150,7 +165,8 @@
     focusGroup();
   }
 
-  function showClip(clip, { values = {}, unsure = false, note = "", seconds = 0, editing = null } = {}) {
+  // `chosen`: the suggestion an undone submission had chosen, chosen again.
+  function showClip(clip, { values = {}, unsure = false, note = "", seconds = 0, editing = null, chosen = null } = {}) {
     state.clip = clip;
     state.editing = editing;
     state.seconds = seconds;
@@ -164,12 +180,14 @@
     $("player").hidden = false;
     $("done-state").hidden = true;
     $("label-form").classList.remove("disabled");
+    if (editing) suggestions?.reset(); else suggestions?.load(clip, { chosen });  // before the form
     resetForm(values, unsure, note);
     player.load(clip);
   }
 
   function showDone() {
     state.clip = null;
+    suggestions?.reset();
     $("player").hidden = true;
     $("done-state").hidden = false;
     $("clip-name").textContent = "No clips left";
@@ -212,6 +230,8 @@
         const item = config.recent.find((r) => r.annotation_id === state.editing.id);
         if (item) { item.attributes = body.attributes; renderRecent(); }
       } else {
+        const suggestion = suggestions?.submission();  // left out: none was shown
+        if (suggestion) body.suggestion = suggestion;
         const { data } = await FG.api("POST", `/api/v1/clips/${state.clip.id}/annotations`, body);
         state.submitted.push({ annotation: data, clip: state.clip });
         state.done += 1;
@@ -244,7 +264,8 @@
       renderRecent();
       setCounts();
       const a = last.annotation;
-      showClip(clip, { values: a.attributes, unsure: a.unsure, note: a.note, seconds: a.seconds_spent || 0 });
+      showClip(clip, { values: a.attributes, unsure: a.unsure, note: a.note, seconds: a.seconds_spent || 0,
+        chosen: a.suggestion_chosen });
       FG.toast(`Undone: ${clip.clip_id} is back for you to label`, "info");
     } catch (e) {
       FG.toast(e.message, "error", 8000);
@@ -325,6 +346,12 @@
       return;
     }
     if (mod) return;  // leave the browser's own shortcuts alone
+    // Shift+1 … Shift+9 by the key's place, whatever character the layout gives it.
+    if (suggestions && e.shiftKey && !e.altKey && /^Digit[1-9]$/.test(e.code)) {
+      e.preventDefault();
+      suggestions.pick(Number(e.code.slice(5)) - 1);
+      return;
+    }
     if (e.key === "?") { e.preventDefault(); toggleHelp(); return; }
     if (!state.clip) return;
     const d = DIMS[state.active];

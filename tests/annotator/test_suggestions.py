@@ -301,6 +301,24 @@ def test_the_admin_project_page_sets_the_mode_and_uploads_files(admin, project, 
     assert member("ivan").client.get(f"/admin/projects/{project['id']}").status_code == 403
 
 
+def test_the_annotation_page_has_suggestions_only_where_the_mode_offers_them(
+    admin, project, member
+):
+    ivan = member("ivan")
+    url = f"/projects/{project['id']}/annotate"
+    off = ivan.client.get(url).text
+    assert '"suggestion_mode": "off"' in off
+    # nothing of them: no list, no script, no keys in the shortcuts
+    assert 'id="suggestions"' not in off and "suggestions.js" not in off
+    assert "Shift + 1 – 9" not in off and "Enter" in off
+    for mode in ("after_first", "at_once"):
+        assert set_mode(admin, project, mode).status_code == 200
+        page = ivan.client.get(url).text
+        assert f'"suggestion_mode": "{mode}"' in page
+        assert 'id="suggestion-list"' in page and "/static/suggestions.js?v=" in page
+        assert page.count("Shift + 1 – 9") == 2  # the shortcut card and the help overlay
+
+
 def test_the_cli_creates_a_suggesting_project_and_imports_a_file(
     cli, database_url, media_root, tmp_path
 ):

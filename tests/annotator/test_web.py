@@ -260,7 +260,8 @@ def test_media_info_gives_the_frame_rate_and_refuses_a_corrupt_video(project, me
 
 def test_static_assets_are_served(app):
     client = TestClient(app)
-    for asset in ("app.css", "common.js", "player.js", "annotate.js", "review.js", "admin.js"):
+    for asset in ("app.css", "common.js", "player.js", "annotate.js", "suggestions.js", "review.js",
+                  "admin.js"):  # fmt: skip
         reply = client.get(f"/static/{asset}")
         assert reply.status_code == 200 and len(reply.content) > 300, asset
 
