@@ -77,7 +77,7 @@ def serve(
     threads: Annotated[
         int | None,
         typer.Option(
-            help="Request threads per process (FGTEXT_THREADS, default 8): a few keep "
+            help="Request threads per process (FGTEXT_THREADS, default 4): a few keep "
             "latency even under load.",
             min=1,
             max=256,

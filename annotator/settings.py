@@ -13,7 +13,7 @@
 | `FGTEXT_LOGIN_MAX_FAILURES_PER_CLIENT` | `20` | ... and per client (for any usernames) ... |
 | `FGTEXT_LOGIN_WINDOW_SECONDS` | `60` | ... within this many seconds before 429 |
 | `FGTEXT_TRUSTED_ORIGINS` | none | comma-separated origins (`https://host`) a login may come from besides the request's own Host |
-| `FGTEXT_THREADS` | `8` | threads per server process that run requests' database work (and its connection pool) |
+| `FGTEXT_THREADS` | `4` | threads per server process that run requests' database work (and its connection pool) |
 """
 
 from __future__ import annotations
@@ -49,9 +49,10 @@ class Settings(BaseSettings):
     # Every request's database work runs in one of these threads. A few are enough: SQLite has
     # one writer at a time, PostgreSQL one per project (its advisory lock), and each thread
     # that waits for the GIL stretches the time another holds the lock. Measured with
-    # bench/server_load.py (50 annotators): from 40 threads (anyio's default) to 4-10, the
-    # same requests/s with next-clip p99 330 -> ~210 ms on SQLite (README, Benchmarks).
-    threads: int = Field(default=8, ge=1, le=256)
+    # bench/server_load.py (50 annotators): from 40 threads (anyio's default) to 4, the same
+    # requests/s with next-clip p99 330 -> ~210 ms on SQLite, and on PostgreSQL with two
+    # workers 4 threads gave 244 requests/s where 8 gave 153 (README, "Several processes").
+    threads: int = Field(default=4, ge=1, le=256)
 
     @model_validator(mode="after")
     def _secret_outside_development(self) -> Settings:
