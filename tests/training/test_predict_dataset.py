@@ -275,3 +275,50 @@ def test_each_bad_input_is_one_error_and_no_file(case, run, synth_dataset, copy_
     result = run_cli(["predict", *arguments.format(**places).split()])
     _assert_one_line_error(result, message)
     assert set(tmp_path.rglob("*")) == before  # no file, no folder, no temporary
+
+
+def test_import_suggestions_loads_what_predict_writes(run, synth_dataset, tmp_path, monkeypatch):
+    """The two ends of issue 16's model suggestions: a tiny run's file for every clip goes
+    into an annotation project with `fgtext-annotator import-suggestions`, and each clip then
+    offers the model's suggestions first, in the file's order and with its scores."""
+    from sqlmodel import Session
+
+    from annotator.cli import main as annotator_main
+    from fgtext import store
+
+    out = tmp_path / "suggestions.json"
+    code, _, err = predict(run, synth_dataset, out, "--top-k", "2")
+    assert code == 0, err
+    media_root = tmp_path / "media"
+    shutil.copytree(synth_dataset, media_root / "data")
+    monkeypatch.setenv("FGTEXT_MEDIA_ROOT", str(media_root))
+    url = f"sqlite:///{tmp_path / 'fgtext.db'}"
+    store.upgrade_database(url)
+
+    def annotator(*argv: str) -> int:
+        try:
+            annotator_main(list(argv))
+        except SystemExit as exit_:
+            return exit_.code or 0
+        return 0
+
+    project_args = ["--from", str(media_root / "data"), "--suggestions", "at_once", "--db", url]
+    assert annotator("create-project", "suggested", *project_args) == 0
+    assert annotator("import-suggestions", "--project", "suggested", str(out), "--db", url) == 0
+
+    predicted = json.loads(out.read_text())["clips"]
+    engine = store.create_db_engine(url)
+    try:
+        with Session(engine) as session:
+            project = store.get_project_by_name(session, name="suggested")
+            clips = {c.clip_id: c for c in store.list_clips(session, project=project)}
+            assert set(clips) == {c["clip_id"] for c in predicted}
+            for entry in predicted:
+                offered = store.offered_suggestions(
+                    session, clip=clips[entry["clip_id"]], project=project
+                )
+                model = [(s.attributes, s.score) for s in offered if s.source == "model"]
+                assert model == [(s["attributes"], s["score"]) for s in entry["suggestions"]]
+                assert [s.source for s in offered[: len(model)]] == ["model"] * len(model)
+    finally:
+        engine.dispose()
