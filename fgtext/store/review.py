@@ -22,7 +22,6 @@ progress) while `fgtext.consensus.needs_another_annotator` says so, and is decid
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -39,6 +38,7 @@ from fgtext.consensus import (
     vote_posterior,
 )
 from fgtext.schema import DIMENSIONS
+from fgtext.stats import median
 from fgtext.store.db import audit, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
 from fgtext.store.labels import validate_attributes
@@ -490,9 +490,7 @@ def project_progress(session: Session, *, project: Project) -> dict[str, Any]:
                 "user_id": user_id,
                 "username": username,
                 "annotations": n,
-                "median_seconds": statistics.median(seconds[user_id, username])
-                if seconds[user_id, username]
-                else None,
+                "median_seconds": median(seconds[user_id, username]),
             }
             for (user_id, username), n in sorted(counts.items(), key=lambda kv: kv[0][1])
         ],
