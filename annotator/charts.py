@@ -1,6 +1,8 @@
 """What the dashboard and review pages draw, computed here so the templates only place it:
 alpha bars with their intervals on a fixed -1..1 axis, heat-map cells with their colours,
-per-class rows, annotator speed, and which dimensions a clip's annotators disagree on.
+per-class rows, annotator speed, which dimensions a clip's annotators disagree on, and the
+figures per suggestion condition (alpha and gold accuracy bars, the inflated-agreement warning,
+time per condition).
 
 Charts are inline SVG and tables written by the templates: no charting library, nothing to
 download, and every number on screen is also in the page's text for screen readers.
@@ -13,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 from fgtext.schema import DIMENSIONS
+from fgtext.vocabulary import SuggestionCondition
 
 # Krippendorff's (2004) guide: alpha >= .800 reliable, >= .667 tentative conclusions only.
 RELIABLE, TENTATIVE = 0.800, 0.667
@@ -306,3 +309,124 @@ def posterior_histogram(
             "below": sum(c < threshold for c in confidences), "threshold": threshold,
             "threshold_x": round(threshold * width, 1), "top": top,
             "ticks": [{"value": v, "x": round(v * width, 1)} for v in (0, 0.25, 0.5, 0.75, 1)]}  # fmt: skip
+
+
+# -- suggestions and agreement ---------------------------------------------------------------
+
+CONDITION_NAMES = {
+    SuggestionCondition.NOT_SHOWN: "not shown",
+    SuggestionCondition.ACCEPTED: "accepted",
+    SuggestionCondition.EDITED: "edited",
+}
+VARIABLES = (*DIMENSIONS, "tuple")
+
+
+def seconds_text(value: float | None) -> str:
+    """Seconds for a table cell: one decimal, or three significant digits past 100,000 s (an
+    older version stored times without an upper limit)."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:.1f} s" if abs(value) < 1e5 else f"{value:.3g} s"
+
+
+def condition_speed(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per suggestion condition: labels, timed labels, median seconds and clips per hour."""
+    return [
+        {"condition": c, "name": name, "labels": f["n_annotations"],
+         "timed": f["seconds"]["n_timed"], "median": seconds_text(f["seconds"]["median"]),
+         "per_hour": _per_hour(f["seconds"]["median"])}
+        for c, name in CONDITION_NAMES.items()
+        for f in [figures["conditions"][c]]
+    ]  # fmt: skip
+
+
+def suggestion_alpha_chart(
+    figures: dict[str, Any], *, left: float = 130, width: float = 460, bar: float = 11
+) -> dict[str, Any]:
+    """Alpha per dimension (and 4-tuple) and condition as grouped bars from 0 on a -1..1 axis,
+    with interval whiskers; an undefined alpha is a row without a bar."""
+    zero = _x(0.0, left, width)
+    groups, y = [], 8.0
+    for variable in VARIABLES:
+        bars = []
+        for i, (condition, name) in enumerate(CONDITION_NAMES.items()):
+            alpha = figures["conditions"][condition]["alpha"][variable]
+            value, ci = alpha["value"], alpha["ci95"]
+            row = {"condition": condition, "name": name, "value": value, "ci": ci,
+                   "y": round(y + i * (bar + 3), 1), "note": alpha["note"] or ""}  # fmt: skip
+            if value is not None:
+                end = _x(value, left, width)
+                row.update(bar_x=min(zero, end), bar_width=max(abs(end - zero), 1.0))
+            if ci is not None:
+                row.update(ci_lo=_x(ci[0], left, width), ci_hi=_x(ci[1], left, width))
+            bars.append(row)
+        groups.append({"variable": variable, "y": y, "bars": bars,
+                       "label_y": round(y + 1.5 * (bar + 3) + 3, 1)})  # fmt: skip
+        y += len(CONDITION_NAMES) * (bar + 3) + 12
+    return {"groups": groups, "height": round(y + 22, 1), "axis_y": round(y, 1), "bar": bar,
+            "zero": zero, "left": left, "width": width,
+            "ticks": [{"value": v, "x": _x(v, left, width)} for v in (-1.0, -0.5, 0.0, 0.5, 1.0)],
+            "marks": [{"value": v, "x": _x(v, left, width)} for v in (TENTATIVE, RELIABLE)]}  # fmt: skip
+
+
+def suggestion_accuracy_chart(
+    figures: dict[str, Any], *, left: float = 110, width: float = 300
+) -> dict[str, Any] | None:
+    """Gold 4-tuple accuracy per condition with its Wilson interval on a 0..1 axis; None
+    without gold labels."""
+
+    def x(v: float) -> float:
+        return round(left + max(0.0, min(1.0, v)) * width, 1)
+
+    rows = []
+    for i, (condition, name) in enumerate(CONDITION_NAMES.items()):
+        score = figures["conditions"][condition]["accuracy"]["tuple"]
+        row = {"condition": condition, "name": name, "y": 8 + 30 * i, **score}
+        if score["accuracy"] is not None:
+            lo, hi = score["ci95"]
+            row.update(bar_width=max(x(score["accuracy"]) - left, 1.0), ci_lo=x(lo), ci_hi=x(hi))
+        rows.append(row)
+    if not any(r["labels"] for r in rows):
+        return None
+    return {"rows": rows, "left": left, "width": width, "height": 8 + 30 * len(rows) + 26,
+            "axis_y": 8 + 30 * len(rows),
+            "ticks": [{"value": v, "x": x(v)} for v in (0.0, 0.25, 0.5, 0.75, 1.0)]}  # fmt: skip
+
+
+def inflated_agreement(figures: dict[str, Any]) -> dict[str, Any] | None:
+    """The signature of agreement inflated by suggestions, on the 4-tuple: accepted labels agree
+    more than those made without suggestions (the paired 95 % interval of the difference lies
+    above 0) while no more accurate against gold (`kind` "inflated"), or with no gold labels in
+    one of the two to tell (`kind` "no_gold"). None when they do not agree more, or are also
+    more accurate."""
+    difference = figures["accepted_minus_not_shown"]["tuple"]
+    if difference["ci95"] is None or difference["ci95"][0] <= 0:
+        return None
+    accepted, not_shown = (
+        figures["conditions"][c]
+        for c in (SuggestionCondition.ACCEPTED, SuggestionCondition.NOT_SHOWN)
+    )
+    right, base = (
+        accepted["accuracy"]["tuple"]["accuracy"],
+        not_shown["accuracy"]["tuple"]["accuracy"],
+    )
+    facts = {"difference": difference, "accepted": accepted, "not_shown": not_shown}
+    if right is None or base is None:
+        return {"kind": "no_gold", **facts}
+    if right <= base:
+        return {"kind": "inflated", **facts}
+    return None
+
+
+def suggestion_view(figures: dict[str, Any]) -> dict[str, Any]:
+    """What the dashboard's "Suggestions and agreement" section draws from the figures of
+    `fgtext.agreement.suggestion_bias`."""
+    return {
+        "figures": figures,
+        "names": CONDITION_NAMES,
+        "variables": VARIABLES,
+        "alpha_chart": suggestion_alpha_chart(figures),
+        "accuracy_chart": suggestion_accuracy_chart(figures),
+        "warning": inflated_agreement(figures),
+        "speed": condition_speed(figures),
+    }

@@ -296,8 +296,17 @@ def agreement_page(
         per_class=charts.per_class_rows(report, dimension),
         progress=store.project_progress(session, project=project),
         posteriors=_posterior_histogram(session, project),
+        suggestions=_suggestion_view(session, project),
         **_project_page_context(session, user, project),
     )  # fmt: skip
+
+
+def _suggestion_view(session, project: store.Project) -> dict[str, Any] | None:
+    """The figures per suggestion condition as the pages draw them (`charts.suggestion_view`);
+    None while no label was made with suggestions shown (nothing to split)."""
+    if not store.count_suggested_labels(session, project=project):
+        return None
+    return charts.suggestion_view(store.project_suggestion_bias(session, project=project))
 
 
 def _posterior_histogram(session, project: store.Project) -> dict[str, Any] | None:
@@ -419,6 +428,7 @@ def admin_project_page(
         n_clips=store.count_clips(session, project=project),
         media_root=request.app.state.settings.media_root.resolve(),
         suggestions=project_suggestions_summary(session, project),
+        suggestion_figures=_suggestion_view(session, project),
         suggestion_modes=SUGGESTION_MODES, max_suggestions_mib=MAX_SUGGESTIONS_BODY // 2**20,
         **_project_page_context(session, user, project),
     )  # fmt: skip

@@ -41,6 +41,19 @@ def dataset_stats(ds: Dataset) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def median(values: Sequence[float]) -> float | None:
+    """The median of finite numbers (None for none). The middle two of an even count are
+    averaged as a/2 + b/2, which rounds as (a + b)/2 does but cannot overflow: two times near
+    the largest float (stored by an older version) have a finite median, not infinity."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return float(ordered[middle])
+    return ordered[middle - 1] / 2 + ordered[middle] / 2
+
+
 def accuracy_figures(correct: int, labels: int) -> dict[str, Any]:
     """{"labels", "correct", "accuracy", "ci95"}: a share of right labels with its 95 % Wilson
     interval; accuracy and ci95 are None for no labels."""

@@ -16,6 +16,7 @@ from fgtext.vocabulary import (
     DEFAULT_POSTERIOR_THRESHOLD,
     ProjectRule,
     Role,
+    SuggestionCondition,
     SuggestionMode,
     SuggestionSource,
 )
@@ -395,3 +396,70 @@ class ProjectSuggestions(BaseModel):
     current_import: SuggestionImportPublic | None
     classes: int
     classes_with_typical: int
+
+
+# -- what suggesting does to the labels (fgtext.agreement.suggestion_bias) -------------------
+
+Interval = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class AlphaFigure(BaseModel):
+    value: float | None = Field(description="Krippendorff's alpha (nominal); null: undefined.")
+    ci95: Interval | None = Field(description="95 % bootstrap percentile interval [low, high].")
+    n_units: int = Field(description="Clips with two or more values in the condition.")
+    n_values: int = Field(description="The values on those clips.")
+    note: str | None = Field(description="Why the value is null (null otherwise).")
+
+
+class AccuracyFigure(BaseModel):
+    labels: int = Field(description="Labels of gold clips (with all four values, for the tuple).")
+    correct: int = Field(description="Those equal to the known value (all four, for the tuple).")
+    accuracy: float | None = Field(description="correct / labels; null without labels.")
+    ci95: Interval | None = Field(description="95 % Wilson interval; null without labels.")
+
+
+class SecondsFigure(BaseModel):
+    median: float | None = Field(description="Median seconds per label; null: none timed.")
+    n_timed: int = Field(description="Labels with a stored time (finite, not negative).")
+
+
+class ConditionFigures(BaseModel):
+    n_annotations: int
+    n_clips: int
+    alpha: dict[str, AlphaFigure] = Field(
+        description="Per dimension and `tuple` (the 4-tuple as one value), on this condition's "
+        "labels only; gold clips are left out, as in the agreement report."
+    )
+    accuracy: dict[str, AccuracyFigure] = Field(
+        description="Per dimension and `tuple`, against the gold clips' known values."
+    )
+    seconds: SecondsFigure
+
+
+class AlphaDifference(BaseModel):
+    value: float | None
+    ci95: Interval | None = Field(
+        description="95 % interval of the paired bootstrap differences (same resampled clips)."
+    )
+
+
+class BootstrapFigure(BaseModel):
+    n_resamples: int
+    seed: int
+    n_units: int = Field(description="The clips resampled.")
+    units: str
+
+
+class SuggestionBias(BaseModel):
+    """Agreement, gold accuracy and time of a project's labels split by suggestion condition:
+    `not_shown` (no suggestion on screen), `accepted` (a suggestion chosen and submitted
+    unchanged), `edited` (shown, and none submitted unchanged). Undefined figures are null."""
+
+    conditions: dict[SuggestionCondition, ConditionFigures]
+    all: ConditionFigures = Field(description="Every label, whatever its condition.")
+    accepted_minus_not_shown: dict[str, AlphaDifference] = Field(
+        description="alpha(accepted) - alpha(not_shown) per dimension and `tuple`: above 0, "
+        "accepted labels agree more than labels made without suggestions."
+    )
+    n_gold_clips: int
+    bootstrap: BootstrapFigure

@@ -1,5 +1,6 @@
-"""Suggestions: what the annotation page offers for a clip (`fgtext.store.suggestions`), and
-admins loading a trained model's suggestions file (`fgtext-suggestions/1`) into a project."""
+"""Suggestions: what the annotation page offers for a clip (`fgtext.store.suggestions`),
+admins loading a trained model's suggestions file (`fgtext-suggestions/1`) into a project, and
+what suggesting did to the labels (reviewers and admins)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from annotator import policies
 from annotator.api.models import (
     ClipSuggestions,
     ProjectSuggestions,
+    SuggestionBias,
     SuggestionImportPublic,
     SuggestionPublic,
     described,
@@ -147,6 +149,16 @@ def project_suggestions(project: ManagedProject, session: SessionDep) -> Project
     """The project's suggestion mode, its current model suggestions' import and how many of
     its classes have typical combinations (admins)."""
     return project_suggestions_summary(session, project)
+
+
+@router.get("/projects/{project_id}/suggestion-bias", response_model=SuggestionBias)
+def suggestion_bias(project_id: Id, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """Do suggestions bias the labels? Krippendorff's alpha (with 95 % bootstrap intervals), gold
+    accuracy (95 % Wilson intervals) and median seconds of the project's labels per suggestion
+    condition, and alpha(accepted) - alpha(not shown) with its paired interval (reviewers and
+    admins, as the agreement report). Cached until the labels change."""
+    project = policies.projects.require_review(session, user, project_id)
+    return store.project_suggestion_bias(session, project=project)
 
 
 def project_suggestions_summary(session, project: Project) -> ProjectSuggestions:

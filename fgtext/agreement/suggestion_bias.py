@@ -15,7 +15,9 @@ annotations only, accuracy against gold values, and the median time per clip; an
   condition: each resample draws the clips (those with two or more annotations in any condition)
   with replacement and computes every condition's alpha on the same draw, so the difference
   between two conditions has a paired interval (2.5 and 97.5 percentiles of the resample
-  differences, over the resamples where both are defined).
+  differences, over the resamples where both are defined). With `gold_in_agreement=False` the
+  labels of gold clips count in accuracy only, as the annotation store's agreement figures
+  leave gold clips out.
 - Accuracy against gold: a label of a clip with gold values is right on a dimension when it equals
   the gold value, and on the tuple when all four do; 95 % Wilson intervals (`fgtext.stats`).
 - Time: the median of the annotations' seconds; a missing, non-finite or negative value is left
@@ -28,7 +30,6 @@ out of its dimension's figures and of the tuple's. Undefined figures are None, n
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Hashable, Iterable, Mapping
 from numbers import Real
 from typing import Any, NamedTuple
@@ -40,7 +41,7 @@ from fgtext.agreement.labels import LabelTable, _as_str
 from fgtext.agreement.report import _analyse_variables, _AnalysedVariables
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
-from fgtext.stats import accuracy_figures
+from fgtext.stats import accuracy_figures, median
 from fgtext.vocabulary import SUGGESTION_CONDITIONS, SuggestionCondition
 
 VARIABLES: tuple[str, ...] = (*DIMENSIONS, TUPLE)
@@ -64,11 +65,13 @@ def suggestion_bias(
     gold: Mapping[Hashable, Mapping[str, str]] | None = None,
     n_bootstrap: int = 1000,
     seed: int = 0,
+    gold_in_agreement: bool = True,
 ) -> dict[str, Any]:
     """Agreement, gold accuracy and time of the annotations split by suggestion condition.
 
     `records`: (clip, annotator, attributes, condition, seconds) each, one per clip and annotator;
-    `gold`: {clip: four known values} for the clips whose truth is known. Returns (JSON types,
+    `gold`: {clip: four known values} for the clips whose truth is known; `gold_in_agreement`:
+    whether their labels count in alpha too (False: in accuracy only). Returns (JSON types,
     None where undefined; VARIABLE is each dimension and "tuple"):
 
         {"conditions": {CONDITION: FIGURES for not_shown, accepted, edited},
@@ -92,7 +95,8 @@ def suggestion_bias(
 
     groups = {c: [r for r in rows if r.condition == c] for c in SUGGESTION_CONDITIONS}
     groups[POOLED] = rows
-    analysed = _alphas(rows, n_bootstrap, seed)
+    in_agreement = rows if gold_in_agreement else [r for r in rows if r.clip not in gold_values]
+    analysed = _alphas(in_agreement, n_bootstrap, seed)
     figures = {
         group: {
             "n_annotations": len(members),
@@ -123,8 +127,9 @@ def suggestion_bias(
                 "n_resamples": n_bootstrap,
                 "seed": seed,
                 "n_units": len(analysed.lay.resample_clips),
-                "units": "clips with at least two annotations, drawn with replacement; "
-                "every condition's alpha on the same draws",
+                "units": "clips with at least two annotations"
+                + ("" if gold_in_agreement else " (gold clips left out)")
+                + ", drawn with replacement; every condition's alpha on the same draws",
             },
         }
     )
@@ -248,7 +253,7 @@ def _seconds(rows: list[SuggestionRecord]) -> dict[str, Any]:
         and math.isfinite(r.seconds)
         and r.seconds >= 0
     ]
-    return {"median": statistics.median(timed) if timed else None, "n_timed": len(timed)}
+    return {"median": median(timed), "n_timed": len(timed)}
 
 
 def _difference(

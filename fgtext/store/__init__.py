@@ -5,7 +5,8 @@ Database sessions are plain `sqlmodel.Session(engine)` objects on an engine from
 Every service function takes the session first and everything else by keyword, and is one
 transaction: it commits before it returns (and rolls back on error), writing an `AuditEvent` in
 the same transaction as the change. Read functions do not commit (except
-`project_agreement`, which stores the report it computed in the cache). Objects a function returns
+`project_agreement` and `project_suggestion_bias`, which store what they computed in their
+cache). Objects a function returns
 are expired by its commit as usual and reload on first access; `Session(engine,
 expire_on_commit=False)` avoids that round trip.
 
@@ -28,7 +29,8 @@ rows too (`fgtext.store.sessions`), so every server process sees the same ones; 
 Suggestions (`fgtext.store.suggestions`): a project's suggestion mode, its classes' typical
 combinations and imported model suggestions decide what the annotation page offers for a clip
 (`offered_suggestions`, never from any annotation); a submission records what was shown and
-chosen, which `suggestion_label_records` hands to the analysis of their effect.
+chosen, which `suggestion_label_records` hands to the analysis of their effect
+(`project_suggestion_bias`, cached like the agreement report).
 
 The schema changes only through Alembic (`migrations/`); a server calls
 `require_current_schema(engine, auto_upgrade=...)` at start-up.
@@ -99,6 +101,7 @@ from fgtext.store.models import (
     ProjectClass,
     ProjectMember,
     Skip,
+    SuggestionBiasCache,
     SuggestionImport,
     User,
     UserSession,
@@ -156,9 +159,11 @@ from fgtext.store.suggestions import (
     SuggestionLabels,
     clear_suggestions,
     condition_of,
+    count_suggested_labels,
     current_import,
     import_suggestions,
     offered_suggestions,
+    project_suggestion_bias,
     set_suggestion_mode,
     suggestion_label_records,
     suggestion_use,
@@ -205,6 +210,7 @@ __all__ = [
     "SchemaStatus",
     "Skip",
     "StaleVersionError",
+    "SuggestionBiasCache",
     "SuggestionImport",
     "SuggestionLabels",
     "User",
@@ -226,6 +232,7 @@ __all__ = [
     "count_annotations",
     "count_clips",
     "count_sessions",
+    "count_suggested_labels",
     "create_db_engine",
     "create_project",
     "create_project_from_dataset",
@@ -270,6 +277,7 @@ __all__ = [
     "project_progress",
     "project_reliability",
     "project_schema",
+    "project_suggestion_bias",
     "recent_annotations",
     "record_labels_exported",
     "record_labels_seen",

@@ -285,6 +285,18 @@ class AgreementCache(StoreTable, table=True):
     computed_at: datetime = _timestamp()
 
 
+class SuggestionBiasCache(StoreTable, table=True):
+    """The project's figures per suggestion condition (`fgtext.agreement.suggestion_bias`) as of
+    `labels_revision` (recomputed when it moves)."""
+
+    __tablename__ = "suggestion_bias_cache"
+
+    project_id: int = Field(foreign_key="projects.id", primary_key=True, ondelete="CASCADE")
+    labels_revision: int
+    figures: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    computed_at: datetime = _timestamp()
+
+
 class UserSession(StoreTable, table=True):
     """A logged-in browser or client. The cookie holds a random token; only its SHA-256 is
     stored, so a copy of the database cannot be replayed as cookies. Ending a session deletes

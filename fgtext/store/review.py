@@ -22,9 +22,8 @@ progress) while `fgtext.consensus.needs_another_annotator` says so, and is decid
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import exists, func, true, update
@@ -39,6 +38,7 @@ from fgtext.consensus import (
     vote_posterior,
 )
 from fgtext.schema import DIMENSIONS
+from fgtext.stats import median
 from fgtext.store.db import audit, write_transaction
 from fgtext.store.errors import ConflictError, InvalidInputError, NotFoundError
 from fgtext.store.labels import validate_attributes
@@ -51,6 +51,7 @@ from fgtext.store.models import (
     Project,
     ProjectClass,
     ReliabilityCache,
+    SuggestionBiasCache,
     User,
     utc_now,
 )
@@ -404,28 +405,47 @@ def project_agreement(session: Session, *, project: Project) -> dict[str, Any]:
     recomputed only when its labels changed since."""
     if project.consensus_rule == DAWID_SKENE:
         project_reliability(session, project=project)
-    revision = session.exec(select(Project.labels_revision).where(Project.id == project.id)).one()
-    cached = session.get(AgreementCache, project.id, populate_existing=True)
-    if cached is not None and cached.labels_revision == revision:
-        return cached.report
-    rows = label_rows(session, project=project)
-    report = (
-        agreement_report(LabelTable.from_rows(rows), n_bootstrap=AGREEMENT_BOOTSTRAP).to_dict()
-        if rows
-        else _empty_report()
+
+    def compute() -> dict[str, Any]:
+        rows = label_rows(session, project=project)
+        if not rows:
+            return _empty_report()
+        return agreement_report(
+            LabelTable.from_rows(rows), n_bootstrap=AGREEMENT_BOOTSTRAP
+        ).to_dict()
+
+    return cached_until_labels_change(
+        session, project=project, cache=AgreementCache, field="report", compute=compute
     )
+
+
+def cached_until_labels_change(
+    session: Session,
+    *,
+    project: Project,
+    cache: type[AgreementCache | SuggestionBiasCache],
+    field: str,
+    compute: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """`compute()`'s figures of the project's labels, kept in `cache` (one row per project: the
+    `labels_revision` they were computed at and the JSON column `field`) and computed again only
+    when the labels changed since, so every server process shares one computation."""
+    revision = session.exec(select(Project.labels_revision).where(Project.id == project.id)).one()
+    cached = session.get(cache, project.id, populate_existing=True)
+    if cached is not None and cached.labels_revision == revision:
+        return getattr(cached, field)
+    figures = compute()
     with write_transaction(session, lock_project=project.id):
         # Another request may have cached a newer revision meanwhile; never go backwards.
-        cached = session.get(AgreementCache, project.id, populate_existing=True)
+        cached = session.get(cache, project.id, populate_existing=True)
         if cached is None:
-            session.add(
-                AgreementCache(project_id=project.id, labels_revision=revision, report=report)
-            )
+            session.add(cache(project_id=project.id, labels_revision=revision, **{field: figures}))
         elif cached.labels_revision < revision:
-            cached.labels_revision, cached.report = revision, report
+            cached.labels_revision = revision
+            setattr(cached, field, figures)
             cached.computed_at = utc_now()
             session.add(cached)
-    return report
+    return figures
 
 
 def pair_confusion(
@@ -490,9 +510,7 @@ def project_progress(session: Session, *, project: Project) -> dict[str, Any]:
                 "user_id": user_id,
                 "username": username,
                 "annotations": n,
-                "median_seconds": statistics.median(seconds[user_id, username])
-                if seconds[user_id, username]
-                else None,
+                "median_seconds": median(seconds[user_id, username]),
             }
             for (user_id, username), n in sorted(counts.items(), key=lambda kv: kv[0][1])
         ],

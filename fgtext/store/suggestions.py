@@ -27,14 +27,14 @@ Agreement, consensus and the export read none of it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import Row, delete, func, insert, update
 from sqlmodel import Session, select
 
-from fgtext.agreement.suggestion_bias import SuggestionRecord
+from fgtext.agreement.suggestion_bias import SuggestionRecord, suggestion_bias
 from fgtext.compose import compose_fg_text
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
@@ -48,11 +48,13 @@ from fgtext.store.models import (
     ModelSuggestion,
     Project,
     ProjectClass,
+    SuggestionBiasCache,
     SuggestionImport,
     User,
     utc_now,
 )
 from fgtext.store.projects import check_suggestion_mode, project_schema, set_project_setting
+from fgtext.store.review import AGREEMENT_BOOTSTRAP, cached_until_labels_change
 from fgtext.suggestions import MAX_SUGGESTIONS_PER_CLIP, check_suggestions
 from fgtext.validation import check_text, finite_or_none
 from fgtext.vocabulary import (
@@ -326,8 +328,8 @@ class SuggestionLabels:
     gold: dict[int, dict[str, str]]  # {clip database id: known values} of the gold clips
 
 
-def condition_of(annotation: Annotation) -> SuggestionCondition:
-    """not_shown when no suggestion was shown, accepted when a chosen one was submitted
+def condition_of(annotation: Annotation | Row) -> SuggestionCondition:
+    """An annotation's (or a row with its two columns') condition: not_shown when no suggestion was shown, accepted when a chosen one was submitted
     unchanged, else edited (shown, and none chosen or the chosen one changed)."""
     if not annotation.suggestions_shown:
         return SuggestionCondition.NOT_SHOWN
@@ -340,9 +342,13 @@ def suggestion_label_records(session: Session, *, project: Project) -> Suggestio
     """Every annotation of the project with its suggestion condition and time, and the gold
     clips' known values: what the dashboard's bias figures (agreement and gold accuracy per
     condition, time per condition) are computed from. Gold clips' labels are included, so
-    leave them out of agreement as `project_agreement` does."""
-    rows: Iterable[tuple[Annotation, str]] = session.exec(
-        select(Annotation, User.username)
+    leave them out of agreement as `project_agreement` does (`project_suggestion_bias`)."""
+    columns = (
+        Annotation.clip_id, User.username, *(getattr(Annotation, d) for d in DIMENSIONS),
+        Annotation.suggestions_shown, Annotation.suggestion_accepted, Annotation.seconds_spent,
+    )  # fmt: skip
+    rows = session.exec(
+        select(*columns)
         .join(Clip, Clip.id == Annotation.clip_id)
         .join(User, User.id == Annotation.user_id)
         .where(Clip.project_id == project.id)
@@ -350,12 +356,39 @@ def suggestion_label_records(session: Session, *, project: Project) -> Suggestio
     ).all()
     records = [
         SuggestionRecord(
-            clip=a.clip_id,
-            annotator=username,
-            attributes=a.attributes,
-            condition=condition_of(a),
-            seconds=finite_or_none(a.seconds_spent),
+            clip=row.clip_id,
+            annotator=row.username,
+            attributes={d: getattr(row, d) for d in DIMENSIONS},
+            condition=condition_of(row),
+            seconds=finite_or_none(row.seconds_spent),
         )
-        for a, username in rows
+        for row in rows
     ]
     return SuggestionLabels(records=records, gold=gold_values(session, project=project))
+
+
+def project_suggestion_bias(session: Session, *, project: Project) -> dict[str, Any]:
+    """`fgtext.agreement.suggestion_bias` of the project's labels (agreement, gold accuracy and
+    time per suggestion condition), gold clips counting in accuracy only, as the agreement
+    report leaves them out; cached in the database until the labels change."""
+
+    def compute() -> dict[str, Any]:
+        labels = suggestion_label_records(session, project=project)
+        return suggestion_bias(
+            labels.records, gold=labels.gold, n_bootstrap=AGREEMENT_BOOTSTRAP,
+            gold_in_agreement=False,
+        )  # fmt: skip
+
+    return cached_until_labels_change(
+        session, project=project, cache=SuggestionBiasCache, field="figures", compute=compute
+    )
+
+
+def count_suggested_labels(session: Session, *, project: Project) -> int:
+    """How many of the project's labels were made with suggestions shown."""
+    return session.exec(
+        select(func.count())
+        .select_from(Annotation)
+        .join(Clip, Clip.id == Annotation.clip_id)
+        .where(Clip.project_id == project.id, Annotation.suggestions_shown)
+    ).one()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from annotator import charts
+from fgtext.schema import DIMENSIONS
 
 
 def _dimension(alpha, ci=None, **more):
@@ -125,3 +126,64 @@ def test_speed_says_nothing_for_times_that_mean_nothing():
                          ("e", 1e300), ("f", 0.0), ("g", 36.0)]]  # fmt: skip
     speed = charts.annotator_speed({"annotators": rows})
     assert [r["per_hour"] for r in speed] == [None, None, None, None, 0, None, 100]
+
+
+def _figures(alpha: dict, accuracy: dict, difference_ci) -> dict:
+    """Figures of fgtext.agreement.suggestion_bias with every variable's alpha equal to the
+    condition's `alpha` (value, ci) and the 4-tuple's gold score `accuracy` (correct, labels)."""
+
+    def condition(c: str) -> dict:
+        value, ci = alpha[c]
+        correct, labels = accuracy.get(c, (0, 0))
+        return {
+            "n_annotations": 4, "n_clips": 2,
+            "alpha": {v: {"value": value, "ci95": ci, "n_units": 2, "n_values": 4,
+                          "note": None if value is not None else "undefined: no pairable clip"}
+                      for v in (*DIMENSIONS, "tuple")},
+            "accuracy": {"tuple": {"labels": labels, "correct": correct,
+                                   "accuracy": correct / labels if labels else None,
+                                   "ci95": [0.1, 0.9] if labels else None}},
+            "seconds": {"median": 3.0, "n_timed": 4},
+        }  # fmt: skip
+
+    return {"conditions": {c: condition(c) for c in ("not_shown", "accepted", "edited")},
+            "accepted_minus_not_shown": {"tuple": {"value": 0.5, "ci95": difference_ci}}}  # fmt: skip
+
+
+def test_suggestion_alpha_bars_clamp_to_the_axis_and_skip_undefined_ones():
+    figures = _figures(
+        {"not_shown": (-3.0, [-5.0, 2.0]), "accepted": (1.0, None), "edited": (None, None)},
+        {}, None,
+    )  # fmt: skip
+    chart = charts.suggestion_alpha_chart(figures, left=100, width=400)
+    assert [g["variable"] for g in chart["groups"]] == [*DIMENSIONS, "tuple"]
+    not_shown, accepted, edited = chart["groups"][0]["bars"]
+    # an alpha below -1 (or an interval past the axis) stops at its end
+    assert (not_shown["bar_x"], not_shown["bar_width"]) == (100, 200)
+    assert (not_shown["ci_lo"], not_shown["ci_hi"]) == (100, 500)
+    assert (accepted["bar_x"], accepted["bar_width"]) == (300, 200) and "ci_lo" not in accepted
+    assert "bar_x" not in edited and edited["note"].startswith("undefined")
+    assert charts.suggestion_accuracy_chart(figures) is None  # no gold labels at all
+
+
+def test_the_inflated_agreement_warning_needs_more_agreement_and_no_more_accuracy():
+    alpha = {"not_shown": (0.4, [0.2, 0.6]), "accepted": (0.9, [0.8, 1.0]), "edited": (None, None)}
+    worse = {"not_shown": (8, 10), "accepted": (5, 10)}
+    assert charts.inflated_agreement(_figures(alpha, worse, [0.2, 0.7]))["kind"] == "inflated"
+    same = {"not_shown": (5, 10), "accepted": (5, 10)}
+    assert charts.inflated_agreement(_figures(alpha, same, [0.2, 0.7]))["kind"] == "inflated"
+    # more accurate too: agreement that is earned
+    better = {"not_shown": (5, 10), "accepted": (9, 10)}
+    assert charts.inflated_agreement(_figures(alpha, better, [0.2, 0.7])) is None
+    # an interval that reaches 0 (or none) is no evidence of more agreement
+    assert charts.inflated_agreement(_figures(alpha, worse, [0.0, 0.7])) is None
+    assert charts.inflated_agreement(_figures(alpha, worse, None)) is None
+    # no gold labels in one condition: it cannot be told
+    no_gold = {"not_shown": (5, 10)}
+    assert charts.inflated_agreement(_figures(alpha, no_gold, [0.2, 0.7]))["kind"] == "no_gold"
+
+
+def test_seconds_read_well_however_large():
+    assert [charts.seconds_text(v) for v in (None, float("inf"), 4.25, 99999.0, 1.5e5, 1e308)] == [
+        "–", "–", "4.2 s", "99999.0 s", "1.5e+05 s", "1e+308 s"
+    ]  # fmt: skip

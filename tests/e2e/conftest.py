@@ -169,8 +169,9 @@ def login(page, url: str, username: str, password: str = PASSWORD) -> None:
     page.wait_for_url(f"{url}/")
 
 
-def screenshot(page, name: str, *, full_page: bool = False) -> Path:
+def screenshot(target, name: str, *, full_page: bool = False) -> Path:
+    """A page (`full_page`: all of it) or a locator's element as SCREENSHOTS/name.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    target.screenshot(path=str(path), **({"full_page": True} if full_page else {}))
     return path

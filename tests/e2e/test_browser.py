@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import random
 import time
 import zipfile
 
@@ -14,8 +15,8 @@ from playwright.sync_api import expect
 from sqlmodel import select
 
 from fgtext import store
-from fgtext.dataset import open_dataset
-from fgtext.schema import DIMENSIONS
+from fgtext.dataset import DatasetWriter, open_dataset
+from fgtext.schema import DIMENSIONS, default_schema, load_class_list
 from fgtext.store import Annotation, Clip
 from tests.e2e.conftest import PASSWORD, login, screenshot
 
@@ -757,3 +758,106 @@ def test_admin_sets_the_suggestion_mode_and_uploads_a_suggestions_file(
     with page.expect_navigation():
         page.click("#clear-suggestions button[type=submit]")
     assert page.inner_text("#model-suggestions") == "No model suggestions imported."
+
+
+def _suggested_project(server, n_clips: int = 80, seed: int = 0) -> int:
+    """A k=3 project of SMG clips (no videos: the dashboard plays none) labelled through the
+    store with suggestions shown 60 % of the time: alice, bob and carol accept the class's first
+    typical combination 60 % of the time it is shown, else label on their own (the truth,
+    a typical combination of the class, with a slip on one dimension a quarter of the time);
+    the first 15 clips are gold. Accepted labels agree more and are less often right."""
+    rng = random.Random(seed)
+    schema = default_schema()
+    classes = load_class_list("smg", schema)
+    values = {d: list(schema.values(d)) for d in DIMENSIONS}
+    root = server.media_root / "pilot"
+    with DatasetWriter(root, name="pilot", schema=schema, classes=classes) as writer:
+        for i in range(n_clips):
+            writer.add({"clip_id": f"pilot-{i:03d}", "video": "videos/clip.mp4",
+                        "label": rng.randrange(len(classes)), "split": "train"})  # fmt: skip
+    with server.session() as session:
+        users = {u.username: u for u in store.list_users(session)}
+        users["carol"] = store.create_user(
+            session, username="carol", password_hash="unused", role="annotator"
+        )
+        project = store.create_project_from_dataset(
+            session, name="Pilot", dataset_dir=root, annotators_per_clip=3,
+            consensus_rule="majority", actor=users["ada"], media_root=server.media_root,
+            suggestion_mode="at_once",
+        )  # fmt: skip
+        for name in ("alice", "bob", "carol", "rita"):
+            store.add_member(session, project=project, user=users[name], actor=users["ada"])
+        for i, clip in enumerate(store.list_clips(session, project=project)):
+            typical = [dict(a) for a in classes[clip.label].attributes]
+            truth = rng.choice(typical)
+            if i < 15:
+                store.mark_gold(session, clip=clip, attributes=truth, actor=users["ada"])
+            for name in ("alice", "bob", "carol"):
+                suggestion, attributes = None, dict(truth)
+                if rng.random() < 0.25:
+                    slip = rng.choice(DIMENSIONS)
+                    attributes[slip] = rng.choice(values[slip])
+                if rng.random() < 0.6:
+                    accepted = rng.random() < 0.6
+                    chosen = {"source": "class", "attributes": typical[0]}
+                    suggestion = {"shown": True, "chosen": chosen if accepted else None}
+                    attributes = typical[0] if accepted else attributes
+                store.submit_annotation(
+                    session, clip=clip, user=users[name], attributes=attributes,
+                    seconds_spent=rng.uniform(2, 5) if suggestion else rng.uniform(6, 14),
+                    suggestion=suggestion,
+                )  # fmt: skip
+        return project.id
+
+
+def test_the_dashboard_splits_agreement_by_suggestion_condition(live_server, new_page):
+    """The "Suggestions and agreement" section in Chromium: the figures of the store's
+    analysis, the warning, the charts drawn without anything the Content-Security-Policy
+    blocks; the admin page's time per condition. The screenshot is the README's."""
+    pid = _suggested_project(live_server)
+    with live_server.session() as session:
+        project = store.get_project(session, project_id=pid)
+        figures = store.project_suggestion_bias(session, project=project)
+    conditions = figures["conditions"]
+    assert figures["accepted_minus_not_shown"]["tuple"]["ci95"][0] > 0  # agree more, surely
+    accuracy = {c: conditions[c]["accuracy"]["tuple"]["accuracy"] for c in conditions}
+    assert accuracy["accepted"] < accuracy["not_shown"]  # ... and are less often right
+
+    admin = new_page("ada", height=2600)  # the section in view without scrolling, for its picture
+    admin.goto(f"{live_server.url}/projects/{pid}/agreement")
+    section = admin.locator("#suggestion-bias")
+    expect(section.locator("[data-testid=suggestion-warning]")).to_contain_text(
+        "no more accurate against gold"
+    )
+    for c in ("not_shown", "accepted", "edited"):
+        shown = section.locator(f"[data-testid=sb-labels-{c}]").inner_text()
+        assert shown == str(conditions[c]["n_annotations"])
+        alpha = conditions[c]["alpha"]["tuple"]["value"]
+        assert section.locator(f"[data-testid=sb-alpha-{c}-tuple]").inner_text() == (
+            "–" if alpha is None else f"{alpha:.3f}"
+        )
+    bars = section.locator("#suggestion-alpha-chart rect")
+    defined = sum(
+        conditions[c]["alpha"][v]["value"] is not None
+        for c in conditions
+        for v in (*DIMENSIONS, "tuple")
+    )
+    assert bars.count() == defined
+    assert section.locator("#suggestion-accuracy-chart rect").count() == 3
+    # the condition colours come from the style sheet (no style attributes)
+    colours = {
+        c: section.locator(f"#suggestion-alpha-chart rect[data-condition={c}]").first.evaluate(
+            "r => getComputedStyle(r).fill"
+        )
+        for c in ("not_shown", "accepted", "edited")
+    }
+    assert len(set(colours.values())) == 3, colours
+    screenshot(section, "suggestion-bias")
+
+    admin.goto(f"{live_server.url}/admin/projects/{pid}")
+    for c in ("not_shown", "accepted", "edited"):
+        seconds = conditions[c]["seconds"]
+        cell = admin.locator(f"#suggestion-speed [data-testid=median-{c}]").inner_text()
+        assert cell == f"{seconds['median']:.1f} s"
+        timed = admin.locator(f"#suggestion-speed [data-testid=timed-{c}]").inner_text()
+        assert timed == str(seconds["n_timed"])

@@ -4,6 +4,8 @@ against hand computations and the krippendorff package on each condition's own l
 from __future__ import annotations
 
 import json
+import statistics
+import sys
 import warnings
 
 import numpy as np
@@ -12,6 +14,7 @@ import pytest
 from fgtext.agreement import LabelTable, SuggestionRecord, suggestion_bias
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS
+from fgtext.stats import median
 from fgtext.vocabulary import SUGGESTION_CONDITIONS, SuggestionCondition
 from tests.fgtext.test_agreement import package_alpha, reliability
 
@@ -148,6 +151,52 @@ def test_worked_example_by_hand():
     assert not_shown["seconds"] == {"median": 3.0, "n_timed": 1}
     assert edited["seconds"] == {"median": 7.5, "n_timed": 1}
     assert pooled["seconds"] == {"median": 5.0, "n_timed": 6}
+
+
+def test_gold_clips_can_count_in_accuracy_only():
+    """The annotation store's figures leave gold clips out of agreement: with
+    gold_in_agreement=False, alpha and its bootstrap are those of the labels of the other clips,
+    accuracy still that of the gold clips' labels."""
+    result = suggestion_bias(WORKED, gold=WORKED_GOLD, n_bootstrap=200, gold_in_agreement=False)
+    others = [r for r in WORKED if r.clip not in WORKED_GOLD]
+    without = suggestion_bias(others, n_bootstrap=200)
+    with_gold = suggestion_bias(WORKED, gold=WORKED_GOLD, n_bootstrap=200)
+    for group in (*SUGGESTION_CONDITIONS, "all"):
+        mine = result["all"] if group == "all" else result["conditions"][group]
+        theirs = without["all"] if group == "all" else without["conditions"][group]
+        assert mine["alpha"] == theirs["alpha"], group
+        kept = with_gold["all"] if group == "all" else with_gold["conditions"][group]
+        assert mine["accuracy"] == kept["accuracy"], group
+        assert mine["n_annotations"] == kept["n_annotations"], group  # every label counted
+    assert result["accepted_minus_not_shown"] == without["accepted_minus_not_shown"]
+    assert (
+        result["bootstrap"]["n_units"] == 3
+        and "gold clips left out" in result["bootstrap"]["units"]
+    )
+    # By hand, without c2 and c3: accepted pairs only c1 (h, h, h): one value in use, undefined.
+    # Not shown is c4 and c5 as before, -1/3. All: c1 (h,h,h,f) o_hh = 2, o_hf = o_fh = 1; c4
+    # (h,f,h) o_hh = 1, o_hf = o_fh = 1; c5 (h,f,f) o_hf = o_fh = o_ff = 1. n_h = 6, n_f = 4,
+    # n = 10, disagreement 6, expected 100 - 36 - 16 = 48: alpha = 1 - 9 * 6 / 48 = -0.125.
+    assert result["conditions"][ACCEPTED]["alpha"]["initiator"]["value"] is None
+    assert result["conditions"][NOT_SHOWN]["alpha"]["initiator"]["value"] == pytest.approx(-1 / 3)
+    assert result["all"]["alpha"]["initiator"]["value"] == pytest.approx(-0.125, abs=1e-12)
+
+
+def test_the_median_of_huge_stored_times_stays_finite():
+    """An older version stored any time: two near the largest float have that median, not
+    infinity (which the JSON answer would turn into null); otherwise it is statistics.median."""
+    huge = sys.float_info.max
+    records = [
+        SuggestionRecord("c1", annotator, label("h"), NOT_SHOWN, seconds)
+        for annotator, seconds in (("A", huge), ("B", huge), ("C", huge), ("D", 1.0))
+    ]
+    seconds = suggestion_bias(records, n_bootstrap=0)["conditions"][NOT_SHOWN]["seconds"]
+    assert seconds == {"median": huge, "n_timed": 4}  # the middle two: huge and huge
+    rng = np.random.default_rng(0)
+    for n in range(1, 12):
+        values = list(rng.exponential(10, size=n))
+        assert median(values) == statistics.median(values)
+    assert median([]) is None
 
 
 # --------------------------------------------------------------------------- reference package

@@ -15,9 +15,9 @@ TABLES = {
     "users", "projects", "project_classes", "project_members", "clips", "annotations",
     "leases", "skips", "adjudications", "agreement_cache", "audit_events", "sessions",
     "login_failures", "gold_clips", "reliability_cache", "suggestion_imports",
-    "model_suggestions",
+    "model_suggestions", "suggestion_bias_cache",
 }  # fmt: skip
-HEAD = "0004_suggestions"
+HEAD = "0005_suggestion_bias_cache"
 
 
 def tables(engine) -> set[str]:
@@ -118,14 +118,14 @@ def test_migration_scripts_are_found_in_the_checkout():
     assert (migrations_dir() / "env.py").is_file()
     assert sorted(p.name for p in (migrations_dir() / "versions").glob("*.py")) == [
         "0001_initial_store.py", "0002_server_sessions.py", "0003_annotation_quality.py",
-        "0004_suggestions.py",
+        "0004_suggestions.py", "0005_suggestion_bias_cache.py",
     ]  # fmt: skip
 
 
 def test_upgrading_from_0001_keeps_the_users_and_adds_the_later_tables(empty_engine):
     store.upgrade_database(empty_engine, "0001")
     later = {"sessions", "login_failures", "gold_clips", "reliability_cache",
-             "suggestion_imports", "model_suggestions"}  # fmt: skip
+             "suggestion_imports", "model_suggestions", "suggestion_bias_cache"}  # fmt: skip
     assert tables(empty_engine) == TABLES - later
     with Session(empty_engine) as session:
         store.create_user(session, username="ada", password_hash="h", role="admin")
@@ -263,7 +263,9 @@ def test_0004_backfills_class_typicals_by_name_and_downgrades_cleanly(empty_engi
     assert store.downgrade_database(empty_engine, "0003_annotation_quality").current == (
         "0003_annotation_quality"
     )
-    assert tables(empty_engine) == TABLES - {"suggestion_imports", "model_suggestions"}
+    assert tables(empty_engine) == TABLES - {
+        "suggestion_imports", "model_suggestions", "suggestion_bias_cache"
+    }  # fmt: skip
     with empty_engine.connect() as connection:
         inspector = inspect(connection)
         assert "suggestion_mode" not in {c["name"] for c in inspector.get_columns("projects")}

@@ -404,6 +404,13 @@ def test_label_records_give_each_labels_condition_time_and_the_gold_values(
     }  # fmt: skip
     assert figures["conditions"]["not_shown"]["accuracy"]["tuple"]["correct"] == 1
     assert figures["conditions"]["accepted"]["seconds"] == {"median": 3.0, "n_timed": 1}
+    # ... and what it shows: gold clips in accuracy only, as the agreement report has it
+    assert store.count_suggested_labels(session, project=project) == 3
+    shown = store.project_suggestion_bias(session, project=project)
+    assert shown == suggestion_bias(
+        labels.records, gold=labels.gold, n_bootstrap=1000, gold_in_agreement=False
+    )
+    assert session.get(store.SuggestionBiasCache, project.id).figures == shown
 
 
 def test_export_and_agreement_are_the_same_with_or_without_suggestions(
