@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy import bindparam, delete, exists, func, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -21,7 +22,7 @@ from sqlmodel import Session, select
 
 from fgtext.schema import DIMENSIONS
 from fgtext.store.assignment import DEFAULT_LEASE_SECONDS, open_leases
-from fgtext.store.db import audit, get_row, write_transaction
+from fgtext.store.db import INSERT_AUDIT_EVENT, audit, audit_event, get_row, write_transaction
 from fgtext.store.errors import (
     ConflictError,
     InvalidInputError,
@@ -30,7 +31,12 @@ from fgtext.store.errors import (
 )
 from fgtext.store.labels import validate_attributes
 from fgtext.store.models import Annotation, Clip, Lease, Project, Skip, User, utc_now
-from fgtext.store.projects import project_schema
+from fgtext.store.projects import (
+    BUMP_LABELS_REVISION,
+    bump_labels_revision,
+    labels_revised,
+    project_schema,
+)
 from fgtext.store.review import decided_clip_status, refresh_clip_status
 from fgtext.store.suggestions import suggestion_use
 from fgtext.validation import finite_or_none
@@ -62,21 +68,12 @@ def _check_seconds(seconds: float | None) -> float | None:
     return float(seconds)
 
 
-def _bump_labels_revision(session: Session, project_id: int) -> None:
-    session.connection().execute(_BUMP_LABELS_REVISION, {"project_id": project_id})
-
-
 # The submission's statements, built once with bind parameters (the hot path: every label).
 _annotations, _leases, _skips, _clips = (
     Annotation.__table__,
     Lease.__table__,
     Skip.__table__,
     Clip.__table__,
-)
-_BUMP_LABELS_REVISION = (
-    update(Project.__table__)
-    .where(Project.__table__.c.id == bindparam("project_id"))
-    .values(labels_revision=Project.__table__.c.labels_revision + 1)
 )
 # The clip's stored state, with the user's own live lease, other users' live leases and whether
 # the user skipped it (one round trip under the project's lock).
@@ -108,20 +105,32 @@ _CLIP_LABELS = select(_annotations.c.id, _annotations.c.user_id, *_annotations.c
     _annotations.c.clip_id == bindparam("clip_id")
 )
 _INSERT_ANNOTATION = insert(_annotations)
-_DELETE_USERS_LEASE = delete(_leases).where(
-    _leases.c.clip_id == bindparam("clip_id"), _leases.c.user_id == bindparam("user_id")
-)
 _DELETE_USERS_SKIP = delete(_skips).where(
     _skips.c.clip_id == bindparam("clip_id"), _skips.c.user_id == bindparam("user_id")
+)
+# Parameter names differ from every column name of the tables written here, so these
+# statements can run as one (see `_FINISH_SUBMISSION_PG`).
+_RELEASE_LEASE = delete(_leases).where(
+    _leases.c.clip_id == bindparam("lease_clip"), _leases.c.user_id == bindparam("lease_user")
 )
 _SET_CLIP_STATE = (
     update(_clips)
     .where(_clips.c.id == bindparam("clip_row"))
     .values(
-        status=bindparam("status"),
-        n_annotations=bindparam("n_annotations"),
-        confidence=bindparam("confidence"),
+        status=bindparam("new_status"),
+        n_annotations=bindparam("new_count"),
+        confidence=bindparam("new_confidence"),
     )
+)
+# The writes that finish a submission, none read back: the lease goes, the clip's state and
+# the project's labels revision are set, the event is logged. PostgreSQL runs them as one
+# statement (data-modifying WITH clauses run exactly once each): three round trips fewer while
+# the project's lock is held, the one thing every submission of the project waits for.
+_FINISH_SUBMISSION = (_RELEASE_LEASE, _SET_CLIP_STATE, BUMP_LABELS_REVISION, INSERT_AUDIT_EVENT)
+_FINISH_SUBMISSION_PG = INSERT_AUDIT_EVENT.add_cte(
+    _RELEASE_LEASE.cte("released"),
+    _SET_CLIP_STATE.cte("decided"),
+    BUMP_LABELS_REVISION.cte("revised"),
 )
 
 
@@ -181,32 +190,45 @@ def submit_annotation(
             "updated_at": now, **used,
         }  # fmt: skip
         (annotation_id,) = connection.execute(_INSERT_ANNOTATION, row).inserted_primary_key
-        connection.execute(_DELETE_USERS_LEASE, {**at_clip, "user_id": user.id})
         if state.skipped:
             connection.execute(_DELETE_USERS_SKIP, {**at_clip, "user_id": user.id})
         labels = [dict(zip(DIMENSIONS, a[2:], strict=True)) for a in others] + [values]
-        set_committed_value(clip, "n_annotations", len(labels))
         status, confidence = decided_clip_status(session, clip=clip, project=project, labels=labels)
-        connection.execute(
-            _SET_CLIP_STATE,
-            {
-                "clip_row": clip.id,
-                "status": status,
-                "n_annotations": len(labels),
-                "confidence": confidence,
-            },
-        )
-        set_committed_value(clip, "status", status)
-        set_committed_value(clip, "confidence", confidence)
-        _bump_labels_revision(session, project.id)
-        audit(
-            session, actor=user, action="annotation.submit", entity_type="annotation",
-            entity_id=annotation_id, project_id=project.id,
-            payload={"clip_id": clip.id, "attributes": values, "unsure": bool(unsure),
-                     "note": note, "seconds_spent": seconds_spent,
-                     **({"suggestion": used} if used["suggestions_shown"] else {})},
-        )  # fmt: skip
+        finish = {
+            "lease_clip": clip.id, "lease_user": user.id, "clip_row": clip.id,
+            "new_status": status, "new_count": len(labels), "new_confidence": confidence,
+            "revised_project": project.id,
+            **audit_event(
+                actor=user, action="annotation.submit", entity_type="annotation",
+                entity_id=annotation_id, project_id=project.id,
+                payload={"clip_id": clip.id, "attributes": values, "unsure": bool(unsure),
+                         "note": note, "seconds_spent": seconds_spent,
+                         **({"suggestion": used} if used["suggestions_shown"] else {})},
+            ),
+        }  # fmt: skip
+        if connection.dialect.name == "postgresql":
+            connection.execute(_FINISH_SUBMISSION_PG, finish)
+        else:
+            for statement in _FINISH_SUBMISSION:
+                connection.execute(statement, _parameters_of(statement, finish))
+        # The request's objects follow the rows (without writes of their own).
+        for name, value in (("n_annotations", len(labels)), ("status", status),
+                            ("confidence", confidence)):  # fmt: skip
+            set_committed_value(clip, name, value)
+        labels_revised(project)
     return Annotation(id=annotation_id, **row)
+
+
+def _parameters_of(statement, parameters: Mapping[str, object]) -> dict[str, object]:
+    """The entries of `parameters` that `statement` binds (no more: an UPDATE would take a
+    further entry named like one of its table's columns as a value to set)."""
+    return {k: parameters[k] for k in _bind_names(statement)}
+
+
+@cache
+def _bind_names(statement) -> frozenset[str]:
+    """The names of the parameters a statement needs a value for (not its literals')."""
+    return frozenset(name for name, bind in statement.compile().binds.items() if bind.required)
 
 
 def update_annotation(
@@ -254,7 +276,7 @@ def update_annotation(
         session.flush()
         if labels_changed:
             refresh_clip_status(session, clip=clip, project=project)
-            _bump_labels_revision(session, project.id)
+            bump_labels_revision(session, project=project)
         if after != before or seconds_spent is not None:
             audit(
                 session, actor=user, action="annotation.update", entity_type="annotation",
@@ -300,7 +322,7 @@ def withdraw_annotation(session: Session, *, annotation: Annotation, user: User)
                 expires_at=utc_now() + timedelta(seconds=DEFAULT_LEASE_SECONDS),
             )
         )  # fmt: skip
-        _bump_labels_revision(session, project.id)
+        bump_labels_revision(session, project=project)
         audit(
             session, actor=user, action="annotation.withdraw", entity_type="annotation",
             entity_id=annotation_id, project_id=project.id, payload=withdrawn,

@@ -57,7 +57,17 @@ _ADVISORY_LOCK_NOT_DURABLE = select(
     func.pg_advisory_xact_lock(_ADVISORY_NAMESPACE, bindparam("project_id", type_=Integer)),
     func.set_config("synchronous_commit", "off", True),
 )
-_INSERT_AUDIT_EVENT = insert(AuditEvent.__table__)
+# Explicit, uniquely named parameters: the statement can join others in one (a parameter named
+# like a column of another statement's table would be taken as a value for that column).
+INSERT_AUDIT_EVENT = insert(AuditEvent.__table__).values(
+    at=bindparam("event_at"),
+    actor_id=bindparam("event_actor"),
+    project_id=bindparam("event_project"),
+    action=bindparam("event_action"),
+    entity_type=bindparam("event_entity_type"),
+    entity_id=bindparam("event_entity_id"),
+    payload=bindparam("event_payload", type_=AuditEvent.__table__.c.payload.type),
+)
 URL_EXAMPLES = "sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
 
 
@@ -281,14 +291,30 @@ def audit(
     if session.new or session.dirty or session.deleted:
         session.flush()
     session.connection().execute(
-        _INSERT_AUDIT_EVENT,
-        {
-            "at": utc_now(),
-            "actor_id": actor.id if actor is not None else None,
-            "project_id": project_id,
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": str(entity_id),
-            "payload": payload or {},
-        },
-    )
+        INSERT_AUDIT_EVENT,
+        audit_event(
+            actor=actor, action=action, entity_type=entity_type, entity_id=entity_id,
+            project_id=project_id, payload=payload,
+        ),
+    )  # fmt: skip
+
+
+def audit_event(
+    *,
+    actor: User | None,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    project_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An audit event's row, the parameters of `INSERT_AUDIT_EVENT`."""
+    return {
+        "event_at": utc_now(),
+        "event_actor": actor.id if actor is not None else None,
+        "event_project": project_id,
+        "event_action": action,
+        "event_entity_type": entity_type,
+        "event_entity_id": str(entity_id),
+        "event_payload": payload or {},
+    }

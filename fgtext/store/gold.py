@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from fgtext.dataset import open_dataset
@@ -40,7 +40,12 @@ from fgtext.store.db import audit, write_transaction
 from fgtext.store.errors import ConflictError, NotFoundError
 from fgtext.store.labels import validate_attributes
 from fgtext.store.models import Annotation, Clip, GoldClip, Project, Skip, User
-from fgtext.store.projects import check_gold_rate, project_schema, set_project_setting
+from fgtext.store.projects import (
+    bump_labels_revision,
+    check_gold_rate,
+    project_schema,
+    set_project_setting,
+)
 from fgtext.store.review import refresh_clip_status
 from fgtext.vocabulary import ClipStatus
 
@@ -76,15 +81,6 @@ def set_gold_rate(
 ) -> Project:
     return set_project_setting(
         session, project=project, field="gold_rate", value=check_gold_rate(rate), actor=actor
-    )
-
-
-def _bump_labels_revision(session: Session, project_id: int) -> None:
-    # Gold clips' labels leave the agreement figures: they change with the gold set.
-    session.execute(
-        update(Project)
-        .where(Project.id == project_id)
-        .values(labels_revision=Project.labels_revision + 1)
     )
 
 
@@ -124,7 +120,7 @@ def mark_gold(
         project = session.get(Project, clip.project_id)
         values = validate_attributes(project_schema(project), attributes)
         gold = _mark(session, project, clip, values, actor)
-        _bump_labels_revision(session, project.id)
+        bump_labels_revision(session, project=project)  # gold labels leave agreement
     return gold
 
 
@@ -140,7 +136,7 @@ def unmark_gold(session: Session, *, clip: Clip, actor: User | None) -> Clip:
         session.execute(delete(GoldClip).where(GoldClip.clip_id == clip.id))
         session.flush()
         refresh_clip_status(session, clip=clip, project=project)
-        _bump_labels_revision(session, project.id)
+        bump_labels_revision(session, project=project)  # gold labels leave agreement
         audit(
             session, actor=actor, action="clip.ungold", entity_type="clip", entity_id=clip.id,
             project_id=project.id, payload={"previous": previous},
@@ -176,7 +172,7 @@ def mark_gold_in(
         for cid, v in checked.items():
             _mark(session, project, clips[cid], v, actor)
         if checked:
-            _bump_labels_revision(session, project.id)
+            bump_labels_revision(session, project=project)  # gold labels leave agreement
     return len(checked)
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert
+from sqlalchemy import bindparam, exists, func, insert, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from fgtext.dataset import ClassInfo, Dataset, class_infos, open_dataset
@@ -423,6 +424,27 @@ _IS_MEMBER = select(
         ProjectMember.user_id == bindparam("user_id"),
     )
 )
+
+
+# Every write that changes labels bumps its project's labels_revision: the agreement, reliability
+# and suggestion-bias caches are keyed by it.
+BUMP_LABELS_REVISION = (
+    update(Project.__table__)
+    .where(Project.__table__.c.id == bindparam("revised_project"))
+    .values(labels_revision=Project.__table__.c.labels_revision + 1)
+)
+
+
+def bump_labels_revision(session: Session, *, project: Project) -> None:
+    """Inside a write transaction: the project's labels changed."""
+    session.connection().execute(BUMP_LABELS_REVISION, {"revised_project": project.id})
+    labels_revised(project)
+
+
+def labels_revised(project: Project) -> None:
+    """The request's project object follows a bump written by another statement (without a
+    write of its own)."""
+    set_committed_value(project, "labels_revision", project.labels_revision + 1)
 
 
 def project_schema(project: Project) -> Schema:

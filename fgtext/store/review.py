@@ -55,7 +55,7 @@ from fgtext.store.models import (
     User,
     utc_now,
 )
-from fgtext.store.projects import project_schema
+from fgtext.store.projects import bump_labels_revision, project_schema
 from fgtext.validation import finite_or_none
 from fgtext.vocabulary import (
     DAWID_SKENE,
@@ -347,11 +347,7 @@ def adjudicate(
         clip.status = ClipStatus.ADJUDICATED
         session.add(clip)
         session.flush()
-        session.execute(
-            update(Project)
-            .where(Project.id == project.id)
-            .values(labels_revision=Project.labels_revision + 1)
-        )
+        bump_labels_revision(session, project=project)
         audit(
             session, actor=reviewer, action="clip.adjudicate", entity_type="clip",
             entity_id=clip.id, project_id=project.id,

@@ -47,6 +47,40 @@ def test_submit_stores_the_values_and_releases_the_lease(session, project, annot
     assert event.payload["attributes"] == LABELS and event.payload["seconds_spent"] == 12.5
 
 
+def test_a_submission_writes_only_what_it_should(engine, session, project, annotators):
+    """Read back from a fresh session, every column of the clip, the project and the other
+    annotator's lease is as before but for what a submission sets (its last writes run as
+    one statement on PostgreSQL, and a stray parameter would set a column it names)."""
+    from sqlmodel import Session
+
+    a, b = annotators[:2]
+    clip = store.next_clip(session, project=project, user=a)
+    assert store.next_clip(session, project=project, user=b).id == clip.id  # k = 2
+    with Session(engine) as fresh:
+        clip_before = fresh.get(store.Clip, clip.id).model_dump()
+        project_before = fresh.get(store.Project, project.id).model_dump()
+    store.submit_annotation(session, clip=clip, user=a, attributes=LABELS, seconds_spent=3.0)
+    store.submit_annotation(session, clip=clip, user=b, attributes=LABELS, seconds_spent=4.0)
+    with Session(engine) as fresh:
+        clip_after = fresh.get(store.Clip, clip.id).model_dump()
+        project_after = fresh.get(store.Project, project.id).model_dump()
+        leases = fresh.exec(select(store.Lease)).all()
+        events = fresh.exec(
+            select(store.AuditEvent).where(store.AuditEvent.action == "annotation.submit")
+        ).all()
+    assert clip_after == clip_before | {"n_annotations": 2, "status": "consensus"}
+    assert project_after == project_before | {
+        "labels_revision": project_before["labels_revision"] + 2
+    }
+    assert leases == []
+    assert [(e.actor_id, e.entity_type, e.project_id) for e in events] == [
+        (a.id, "annotation", project.id), (b.id, "annotation", project.id),
+    ]  # fmt: skip
+    # the request's own objects follow the rows
+    assert (clip.n_annotations, clip.status) == (2, "consensus")
+    assert project.labels_revision == project_after["labels_revision"]
+
+
 BAD_LABELS = [
     (LABELS | {"motion_type": "lick"}, "motion_type", "lick", "motion_type 'lick' is not allowed"),
     ({k: v for k, v in LABELS.items() if k != "receiver"}, "receiver", None, "receiver is missing"),
