@@ -9,7 +9,6 @@ logging in and out are plain form posts.
 
 from __future__ import annotations
 
-import statistics
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -30,6 +29,7 @@ from annotator.templating import render
 from fgtext import store
 from fgtext.compose import compose_fg_text
 from fgtext.schema import DIMENSIONS
+from fgtext.stats import median
 from fgtext.store import User
 from fgtext.validation import MAX_ID, Text, finite_or_none
 from fgtext.vocabulary import DAWID_SKENE, SUGGESTION_MODES, SuggestionMode
@@ -246,7 +246,7 @@ def my_labels_page(
     seconds = [r["seconds_spent"] for r in rows if r["seconds_spent"] is not None]
     return render(
         request, "mine.html", user, card=_project_card(session, user, project), rows=rows,
-        median_seconds=statistics.median(seconds) if seconds else None,
+        median_seconds=median(seconds),
         **_project_page_context(session, user, project),
     )  # fmt: skip
 

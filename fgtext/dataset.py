@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from fgtext.compose import compose_class_text, compose_fg_text
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS, ClassDef, Schema, read_json_file
-from fgtext.validation import MAX_INT32, Text
+from fgtext.validation import MAX_INT32, Text, first_error
 from fgtext.vocabulary import ClipStatus, DatasetStatus, is_final
 
 FORMAT_NAME = "fgtext-dataset"
@@ -122,13 +122,6 @@ class DatasetInfo(_Strict):
         return self.model_dump(by_alias=True, mode="json")
 
 
-def _pydantic_message(err: ValidationError) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"].removeprefix("Value error, ")
-    return f"field {loc!r}: {msg}" if loc else msg
-
-
 def class_infos(
     classes: Iterable[ClassDef | ClassInfo | Mapping[str, Any]], schema: Schema | None = None
 ) -> list[ClassInfo]:
@@ -154,7 +147,7 @@ class _ClipValidator:
         try:
             clip = row if isinstance(row, Clip) else Clip.model_validate(row)
         except ValidationError as e:
-            raise FgTextError(f"{where}{_pydantic_message(e)}") from None
+            raise FgTextError(f"{where}{first_error(e)}") from None
         if clip.clip_id in self.seen:
             raise FgTextError(f"{where}duplicate clip_id {clip.clip_id!r}")
         if clip.label not in self.class_ids:
@@ -356,7 +349,7 @@ def open_dataset(root: str | Path) -> Dataset:
     try:
         info = DatasetInfo.model_validate(raw)
     except ValidationError as e:
-        raise FgTextError(f"{meta}: {_pydantic_message(e)}") from None
+        raise FgTextError(f"{meta}: {first_error(e)}") from None
     schema = Schema.from_dict(info.schema_, source=f"{meta} schema")
     ids = sorted(c.id for c in info.classes)
     if ids != list(range(len(ids))):

@@ -205,6 +205,10 @@ def read_json_file(path: Path, what: str) -> Any:
         raise FgTextError(f"{path}: {what} file not found") from None
     except json.JSONDecodeError as e:
         raise FgTextError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise FgTextError(f"{path}: JSON nested too deeply to read") from None
+    except UnicodeDecodeError as e:
+        raise FgTextError(f"{path}: not UTF-8 text (byte {e.start})") from None
 
 
 def load_schema(path: str | Path | None = None) -> Schema:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fgtext.errors import FgTextError
 from fgtext.schema import DIMENSIONS, Schema, read_json_file
-from fgtext.validation import Number, Text
+from fgtext.validation import Number, Text, first_error
 
 FORMAT_NAME = "fgtext-suggestions"
 FORMAT_VERSION = 1
@@ -67,13 +67,6 @@ class SuggestionsFile(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"].removeprefix("Value error, ")
-    return f"field {loc!r}: {msg}" if loc else msg
-
-
 def check_suggestions(
     data: Any, *, schema: Schema | None = None, where: str = ""
 ) -> SuggestionsFile:
@@ -91,7 +84,7 @@ def check_suggestions(
     try:
         parsed = SuggestionsFile.model_validate(data)
     except ValidationError as e:
-        raise FgTextError(f"{where}{_first_error(e)}") from None
+        raise FgTextError(f"{where}{first_error(e)}") from None
     seen: set[str] = set()
     ranked = []
     for entry in parsed.clips:

@@ -14,7 +14,7 @@ import math
 import sys
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationError
 
 MAX_INT32 = 2**31 - 1  # the largest value of an INTEGER column on PostgreSQL
 MAX_ID = MAX_INT32  # ids are INTEGER columns
@@ -54,3 +54,11 @@ def finite_or_none(value: float | None) -> float | None:
 Text = Annotated[str, AfterValidator(check_text)]
 # A finite, normal number: the constraints of the field (ge, le) come with each use.
 Number = Annotated[float, Field(allow_inf_nan=False), AfterValidator(check_normal)]
+
+
+def first_error(err: ValidationError) -> str:
+    """A pydantic validation error as one sentence: the first problem, with where it is."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"field {loc!r}: {msg}" if loc else msg

@@ -275,28 +275,14 @@ def write_transaction(
             raise
 
 
-def audit(
-    session: Session,
-    *,
-    actor: User | None,
-    action: str,
-    entity_type: str,
-    entity_id: object,
-    project_id: int | None = None,
-    payload: dict[str, Any] | None = None,
-) -> None:
-    """Append an audit event to the current (write) transaction: one prebuilt INSERT (the log
-    is written on every request of the hot path), after the session's pending rows, so the
-    log follows the order of the writes and may name their new ids."""
+def audit(session: Session, **event: Any) -> None:
+    """Append an audit event (`audit_event`'s keyword arguments) to the current (write)
+    transaction: one prebuilt INSERT (the log is written on every request of the hot path),
+    after the session's pending rows, so the log follows the order of the writes and may name
+    their new ids."""
     if session.new or session.dirty or session.deleted:
         session.flush()
-    session.connection().execute(
-        INSERT_AUDIT_EVENT,
-        audit_event(
-            actor=actor, action=action, entity_type=entity_type, entity_id=entity_id,
-            project_id=project_id, payload=payload,
-        ),
-    )  # fmt: skip
+    session.connection().execute(INSERT_AUDIT_EVENT, audit_event(**event))
 
 
 def audit_event(

@@ -70,9 +70,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_gold_clips_project_id"))
     op.drop_table("gold_clips")
     op.drop_table("reliability_cache")
-    with op.batch_alter_table("clips", schema=None) as batch_op:
+    # ALTER TABLE ... DROP COLUMN in place (SQLite 3.35+): a batch copy of `clips` or
+    # `projects` drops the old table, which with SQLite's foreign keys on deletes every clip
+    # and label (found by 0004's downgrade test; this downgrade did it before that was fixed).
+    with op.batch_alter_table("clips", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("confidence")
-    with op.batch_alter_table("projects", schema=None) as batch_op:
+    with op.batch_alter_table("projects", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("k_max")
         batch_op.drop_column("k_min")
         batch_op.drop_column("confidence_threshold")

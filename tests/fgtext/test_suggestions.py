@@ -129,6 +129,14 @@ def test_not_a_suggestions_file(tmp_path):
             read_suggestions(path)
     with pytest.raises(FgTextError, match="not found"):
         read_suggestions(tmp_path / "missing.json")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(FgTextError, match="nested too deeply"):
+        read_suggestions(deep)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'{"format": "caf\xe9"}')
+    with pytest.raises(FgTextError, match="not UTF-8"):
+        read_suggestions(latin)
 
 
 def test_the_writer_refuses_what_a_reader_would(tmp_path):

@@ -277,3 +277,11 @@ def test_0004_backfills_class_typicals_by_name_and_downgrades_cleanly(empty_engi
         assert connection.execute(select(classes.c.name).order_by(classes.c.id)).scalars().all() == [
             " Folding ARMS", "juggling"
         ]  # fmt: skip
+    # further down, the clips and their labels stay too (0003 used to copy `projects` on
+    # SQLite, whose foreign keys then deleted every clip and label)
+    assert store.downgrade_database(empty_engine, "0002_server_sessions").current == (
+        "0002_server_sessions"
+    )
+    with empty_engine.connect() as connection:
+        assert connection.execute(select(clips.c.clip_id)).scalars().all() == ["c"]
+        assert connection.execute(select(annotations.c.initiator)).scalars().all() == ["both_arms"]
