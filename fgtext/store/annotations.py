@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from functools import cache
 
 from sqlalchemy import bindparam, delete, exists, func, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -22,7 +21,14 @@ from sqlmodel import Session, select
 
 from fgtext.schema import DIMENSIONS
 from fgtext.store.assignment import DEFAULT_LEASE_SECONDS, open_leases
-from fgtext.store.db import INSERT_AUDIT_EVENT, audit, audit_event, get_row, write_transaction
+from fgtext.store.db import (
+    INSERT_AUDIT_EVENT,
+    audit,
+    audit_event,
+    get_row,
+    write_together,
+    write_transaction,
+)
 from fgtext.store.errors import (
     ConflictError,
     InvalidInputError,
@@ -108,8 +114,9 @@ _INSERT_ANNOTATION = insert(_annotations)
 _DELETE_USERS_SKIP = delete(_skips).where(
     _skips.c.clip_id == bindparam("clip_id"), _skips.c.user_id == bindparam("user_id")
 )
-# Parameter names differ from every column name of the tables written here, so these
-# statements can run as one (see `_FINISH_SUBMISSION_PG`).
+# The writes that finish a submission, none read back (`write_together`: one statement on
+# PostgreSQL, so parameters are named unlike any column): the lease goes, the clip's state and
+# the project's labels revision are set, the event is logged.
 _RELEASE_LEASE = delete(_leases).where(
     _leases.c.clip_id == bindparam("lease_clip"), _leases.c.user_id == bindparam("lease_user")
 )
@@ -122,16 +129,7 @@ _SET_CLIP_STATE = (
         confidence=bindparam("new_confidence"),
     )
 )
-# The writes that finish a submission, none read back: the lease goes, the clip's state and
-# the project's labels revision are set, the event is logged. PostgreSQL runs them as one
-# statement (data-modifying WITH clauses run exactly once each): three round trips fewer while
-# the project's lock is held, the one thing every submission of the project waits for.
 _FINISH_SUBMISSION = (_RELEASE_LEASE, _SET_CLIP_STATE, BUMP_LABELS_REVISION, INSERT_AUDIT_EVENT)
-_FINISH_SUBMISSION_PG = INSERT_AUDIT_EVENT.add_cte(
-    _RELEASE_LEASE.cte("released"),
-    _SET_CLIP_STATE.cte("decided"),
-    BUMP_LABELS_REVISION.cte("revised"),
-)
 
 
 def submit_annotation(
@@ -174,12 +172,11 @@ def submit_annotation(
                 f"user {user.username!r} has already labelled clip {clip.clip_id!r} "
                 f"(version {stored.version}) with other values; edit that annotation instead"
             )
-        leased = state.leased
         if not state.mine:
             # adaptive k: a decided clip wants no more labels, though below k_max
             decided = project.k_max is not None and clip.status not in OPEN_STATUSES
-            if leased >= open_leases(project, len(others)) or decided:
-                n = project.max_annotators if project.k_max is None else len(others) + leased
+            if state.leased >= open_leases(project, len(others)) or decided:
+                n = project.max_annotators if project.k_max is None else len(others) + state.leased
                 raise ConflictError(
                     f"clip {clip.clip_id!r} already has its {n} annotators (labelled or "
                     "reserved); ask for the next clip"
@@ -206,29 +203,13 @@ def submit_annotation(
                          **({"suggestion": used} if used["suggestions_shown"] else {})},
             ),
         }  # fmt: skip
-        if connection.dialect.name == "postgresql":
-            connection.execute(_FINISH_SUBMISSION_PG, finish)
-        else:
-            for statement in _FINISH_SUBMISSION:
-                connection.execute(statement, _parameters_of(statement, finish))
+        write_together(connection, _FINISH_SUBMISSION, finish)
         # The request's objects follow the rows (without writes of their own).
         for name, value in (("n_annotations", len(labels)), ("status", status),
                             ("confidence", confidence)):  # fmt: skip
             set_committed_value(clip, name, value)
         labels_revised(project)
     return Annotation(id=annotation_id, **row)
-
-
-def _parameters_of(statement, parameters: Mapping[str, object]) -> dict[str, object]:
-    """The entries of `parameters` that `statement` binds (no more: an UPDATE would take a
-    further entry named like one of its table's columns as a value to set)."""
-    return {k: parameters[k] for k in _bind_names(statement)}
-
-
-@cache
-def _bind_names(statement) -> frozenset[str]:
-    """The names of the parameters a statement needs a value for (not its literals')."""
-    return frozenset(name for name, bind in statement.compile().binds.items() if bind.required)
 
 
 def update_annotation(

@@ -27,7 +27,14 @@ from functools import cache
 from sqlalchemy import bindparam, delete, exists, func, insert, update
 from sqlmodel import Session, select
 
-from fgtext.store.db import INSERT_AUDIT_EVENT, audit, audit_event, write_transaction
+from fgtext.store.db import (
+    INSERT_AUDIT_EVENT,
+    audit,
+    audit_event,
+    get_row,
+    write_together,
+    write_transaction,
+)
 from fgtext.store.errors import ConflictError, InvalidInputError
 from fgtext.store.gold import is_gold_turn, turns_taken
 from fgtext.store.models import (
@@ -83,8 +90,8 @@ _RENEW_LEASE = (
     .values(expires_at=bindparam("expires"))
 )
 _DELETE_LEASE = delete(_leases).where(_leases.c.id == bindparam("lease_id"))
-# With parameters named unlike any column (see `fgtext.store.db.INSERT_AUDIT_EVENT`), so that
-# PostgreSQL takes the lease and logs it in one statement, one round trip fewer under the lock.
+# Parameters named unlike any column: the lease and its audit event are written together
+# (`fgtext.store.db.write_together`).
 _INSERT_LEASE = insert(_leases).values(
     project_id=bindparam("lease_project"),
     clip_id=bindparam("lease_clip"),
@@ -92,8 +99,7 @@ _INSERT_LEASE = insert(_leases).values(
     expires_at=bindparam("lease_expires"),
     created_at=bindparam("lease_created"),
 )
-_INSERT_LEASE_AND_EVENT_PG = INSERT_AUDIT_EVENT.add_cte(_INSERT_LEASE.cte("leased"))
-_CLIP_BY_ID = select(Clip).where(Clip.id == bindparam("clip_id"))
+_LEASE_WITH_EVENT = (_INSERT_LEASE, INSERT_AUDIT_EVENT)
 
 
 def next_clip(
@@ -124,7 +130,7 @@ def next_clip(
         for lease in [*extra, *gone]:
             connection.execute(_DELETE_LEASE, {"lease_id": lease.id})
         if held is not None:
-            clip = _clip(session, held.clip_id)
+            clip = get_row(session, Clip, held.clip_id, "clip")  # as stored now
             if clip.status in OPEN_STATUSES and not (
                 exclude_seen_labels and has_seen_labels(session, user=user, clip=clip)
             ):
@@ -146,19 +152,8 @@ def next_clip(
             actor=user, action="clip.lease", entity_type="clip", entity_id=clip.id,
             project_id=project.id, payload={"seconds": lease_seconds},
         )  # fmt: skip
-        if connection.dialect.name == "postgresql":
-            connection.execute(_INSERT_LEASE_AND_EVENT_PG, lease | event)
-        else:
-            connection.execute(_INSERT_LEASE, lease)
-            connection.execute(INSERT_AUDIT_EVENT, event)
+        write_together(connection, _LEASE_WITH_EVENT, lease | event)
     return clip
-
-
-def _clip(session: Session, clip_id: int) -> Clip:
-    """The clip as stored now (it may have changed since the request loaded it)."""
-    return session.execute(
-        _CLIP_BY_ID, {"clip_id": clip_id}, execution_options={"populate_existing": True}
-    ).scalar_one()
 
 
 def _not_for(user_id, project_id, *, exclude_seen_labels: bool) -> list:

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from functools import cache
 from typing import Any, TypeVar
@@ -38,8 +38,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
 PG_PING_AFTER_IDLE_S = 2.0  # a pooled connection idle longer is tested before use
 _IDLE_SINCE = "fgtext_idle_since"
-# Up to 40 connections: as many as the threads a web server runs sync endpoints in (anyio's
-# default), so a request never waits for the pool while another waits for a lock.
+# The pool of engines made without sizes (the CLIs, scripts); the app sizes its own from its
+# request threads (`annotator.app`), so that a request never waits for the pool.
 POOL_SIZE, POOL_OVERFLOW = 20, 20
 _WRITE = "fgtext_write"
 # First key of the two-int advisory lock: the store's namespace ("FG" in ASCII); the second
@@ -273,6 +273,33 @@ def write_transaction(
         except BaseException:
             session.rollback()
             raise
+
+
+def write_together(connection: Connection, statements: tuple, parameters: Mapping) -> None:
+    """Run writes whose results nobody reads, on rows none of the others touches. PostgreSQL
+    runs them as one statement, the last with the others as data-modifying WITH clauses (each
+    runs exactly once): one round trip where there were several, which matters while the
+    project's lock is held. SQLite runs them one by one, each with exactly the parameters it
+    binds. So the statements' parameters must be named unlike any column of the tables they
+    write: an UPDATE takes a further parameter named like one of its columns as a value to
+    set."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_as_one_statement(statements), parameters)
+        return
+    for statement in statements:
+        connection.execute(statement, {k: parameters[k] for k in _parameter_names(statement)})
+
+
+@cache
+def _as_one_statement(statements: tuple) -> Any:
+    *first, last = statements
+    return last.add_cte(*(s.cte(f"write_{i}") for i, s in enumerate(first)))
+
+
+@cache
+def _parameter_names(statement: Any) -> frozenset[str]:
+    """The parameters a statement needs a value for (not its literals')."""
+    return frozenset(name for name, bind in statement.compile().binds.items() if bind.required)
 
 
 def audit(session: Session, **event: Any) -> None:
