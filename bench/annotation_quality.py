@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # runs from a checkout without installing the package
 
+from bench_tables import show_table  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
 
 from fgtext.design import Summary, adaptive, dawid_skene_fixed, draw, majority, uniform_pool  # noqa: E402
 from fgtext.schema import default_schema  # noqa: E402
@@ -82,17 +82,7 @@ def main() -> None:
         f"{args.clips} clips x {len(seeds)} seeds ({', '.join(map(str, seeds))}); pool: "
         f"{accuracies}; {elapsed:.0f} s"
     )
-    table = Table(title=title)
-    for h in header:
-        table.add_column(h, justify="left" if h == "method" else "right")
-    for r in rows:
-        table.add_row(*r)
-    Console(stderr=True).print(table)
-    print(f"{title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    show_table(title, header, rows, console=Console(stderr=True), left=("method",))
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # runs from a checkout without installing the package
 
 import numpy as np  # noqa: E402
+from bench_tables import show_table  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
 
 from fgtext.agreement import SuggestionRecord, suggestion_bias  # noqa: E402
 from fgtext.schema import DIMENSIONS, ClassDef, Schema, default_schema, load_class_list  # noqa: E402
@@ -112,21 +112,6 @@ def cell(values: list[float | None], digits: int = 3) -> str:
     return f"{m:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]{gap}"
 
 
-def show(title: str, header: list[str], rows: list[list[str]], console: Console) -> None:
-    table = Table(title=title)
-    for h in header:
-        table.add_column(h, justify="left" if h in ("p", "condition") else "right")
-    for r in rows:
-        table.add_row(*r)
-    console.print(table)
-    print(f"{title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
-    print()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clips", type=int, default=1000)
@@ -171,7 +156,7 @@ def main() -> None:
         for p in ps
         for group in GROUPS
     ]  # fmt: skip
-    show(title, header, rows, console)
+    show_table(title, header, rows, console=console, left=("p", "condition"))
 
     header = ["p", "condition", *(f"alpha {d}" for d in DIMENSIONS)]
     rows = [
@@ -179,7 +164,7 @@ def main() -> None:
         for p in ps
         for group in GROUPS
     ]
-    show("Alpha per dimension", header, rows, console)
+    show_table("Alpha per dimension", header, rows, console=console, left=("p", "condition"))
 
     def difference(p: float, first, second, p_second: float | None = None) -> str:
         a = over_seeds(p, first)
@@ -197,7 +182,13 @@ def main() -> None:
          difference(p, alpha("all"), alpha("all"), ps[0])]
         for p in ps
     ]  # fmt: skip
-    show("Differences within each seed (4-tuple)", header, rows, console)
+    show_table(
+        "Differences within each seed (4-tuple)",
+        header,
+        rows,
+        console=console,
+        left=("p", "condition"),
+    )
 
 
 if __name__ == "__main__":
